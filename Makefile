@@ -1,0 +1,42 @@
+# mppoci: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what they need (as root, from Debian and PyPI) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# testcontainers' reaper image cannot be pulled here; fixtures clean up instead.
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: dev system-deps demo test lint bench clean
+
+# A virtualenv with mppoci installed in editable mode plus the dev tools.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+dev: $(BIN)/.installed
+
+# Debian packages (only the missing ones) and a running Docker engine.
+system-deps:
+	bash scripts/system-deps.sh
+
+# Scaffold a sample tool, build it, inspect it (grows with every feature).
+demo: dev system-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+# Lint and type checks, then the whole suite (unit and integration).
+test: dev system-deps lint
+	$(BIN)/pytest
+
+lint: dev
+	$(BIN)/ruff check mppoci tests bench
+	$(BIN)/ruff format --check mppoci tests bench
+	$(BIN)/mypy --strict mppoci
+
+bench: dev system-deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

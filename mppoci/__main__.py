@@ -1,0 +1,5 @@
+"""``python -m mppoci``."""
+
+from mppoci.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: the only place errors become messages and exit codes."""

@@ -1,0 +1,65 @@
+"""The ``mppoci`` command: wiring, and the mapping of errors to exit codes.
+
+Exit codes (conventions: CLI): 0 success, 1 a refused or failed operation,
+2 a usage error. Expected failures print their diagnostics, never a
+traceback; unexpected ones print a one-line summary unless MPPOCI_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from mppoci import __version__
+from mppoci.cli import package_cmds, runtime_cmds
+from mppoci.errors import Error
+
+app = typer.Typer(
+    name="mppoci",
+    help="Signed, sandboxed MPP tools shipped as OCI artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals may hold passwords and tokens: never print them.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+package_cmds.register(app)
+app.add_typer(runtime_cmds.app, name="runtime")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mppoci {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Signed, sandboxed MPP tools shipped as OCI artifacts."""
+
+
+def main() -> None:
+    try:
+        app()
+    except Error as e:
+        print(f"mppoci: error: {e.diagnostics()}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("mppoci: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:
+        if os.environ.get("MPPOCI_DEBUG") == "1":
+            raise
+        # The type only: an exception's text may carry secrets it was handed.
+        print(
+            f"mppoci: internal error ({type(e).__name__}); this is a bug in mppoci.\n"
+            "Run again with MPPOCI_DEBUG=1 for a traceback and report it.",
+            file=sys.stderr,
+        )
+        sys.exit(1)

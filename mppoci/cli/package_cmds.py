@@ -1,0 +1,153 @@
+"""Commands on packages: init, build, inspect, list."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mppoci.cli import context
+from mppoci.cli.render import PackageView, as_json, text
+from mppoci.digest import Digest
+from mppoci.errors import NotFoundError, UserInputError
+from mppoci.manifest import RuntimeRef
+from mppoci.reference import is_remote, parse_local
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _is_folder_arg(arg: str) -> bool:
+    """Conventions: a path with ``/`` or ``.`` that exists on disk wins over a store name."""
+    return ("/" in arg or "." in arg) and Path(arg).exists()
+
+
+def _resolver(ref: RuntimeRef) -> RuntimeRef:
+    # Imported here: docker-py is slow to import and most commands never need it.
+    from mppoci.runtimes.images import resolve_runtime
+
+    return resolve_runtime(ref)
+
+
+def _no_resolution(ref: RuntimeRef) -> RuntimeRef:
+    return ref
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to create (must be new or empty).")],
+    name: Annotated[
+        str | None, typer.Option(help="Package name, publisher/tool (default local/<folder>).")
+    ] = None,
+) -> None:
+    """Scaffold a working sample package (a Python tool)."""
+    from mppoci.package.scaffold import default_name, scaffold
+
+    package_name = name or default_name(folder)
+    parse_local(package_name)  # the same grammar as references, checked before writing
+    author = f"{getpass.getuser()} <{getpass.getuser()}@{socket.gethostname()}>"
+    for path in scaffold(folder, name=package_name, author=author):
+        _err(f"wrote {path}")
+    _err(f"next: mppoci build {folder}")
+
+
+def build(
+    folder: Annotated[Path, typer.Argument(help="The package folder (holds mpp.yaml).")],
+) -> None:
+    """Build a package folder into the local store and print its digest."""
+    from mppoci.package.artifact import build_into_store
+
+    store = context.store()
+    artifact, replaced = build_into_store(
+        folder,
+        store,
+        resolve_runtime=_resolver,
+        source_date_epoch=context.source_date_epoch(),
+    )
+    if replaced is not None and replaced.digest != artifact.digest:
+        _err(f"note: {artifact.ref_name} was {replaced.digest}; the tag now names the new build")
+    _err(f"built {artifact.ref_name} (unsigned)")
+    typer.echo(artifact.digest)
+
+
+def _signature_status(digest: Digest) -> tuple[str, str]:
+    from mppoci.package.stored import signature_tag
+
+    if context.store().lookup(signature_tag(digest)) is None:
+        return "unsigned", "no signature; sign it before you share it"
+    return "signed-unverified", "has signatures; verify them before you trust it"
+
+
+def inspect(
+    ref: Annotated[str, typer.Argument(help="A package folder, or a store reference.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Show a package's identity, digest, runtime, tools and permissions."""
+    if _is_folder_arg(ref):
+        view = _inspect_folder(Path(ref))
+    elif is_remote(ref):
+        raise UserInputError(
+            f"{ref} is a registry reference; this version of mppoci inspects folders and "
+            "packages in the local store only",
+            hint="name a folder, publisher/tool[:version] or sha256:<digest>",
+        )
+    else:
+        from mppoci.package.stored import load, resolve
+
+        store = context.store()
+        package = load(store, resolve(store, parse_local(ref)))
+        status, detail = _signature_status(package.digest)
+        view = PackageView(package.manifest, package.digest, "store", status, detail)
+    typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
+
+
+def _inspect_folder(folder: Path) -> PackageView:
+    from mppoci.package.artifact import preview, read_source_manifest
+
+    epoch = context.source_date_epoch()
+    try:
+        artifact = preview(folder, resolve_runtime=_resolver, source_date_epoch=epoch)
+    except NotFoundError as e:
+        if not (folder / "mpp.yaml").is_file():
+            raise
+        manifest = read_source_manifest(folder)
+        return PackageView(manifest, None, "folder", "not-built", e.message)
+    detail = "a fresh build from a folder, never signed; `mppoci build` stores it"
+    return PackageView(artifact.manifest, artifact.digest, "folder", "unsigned", detail)
+
+
+def list_(json_out: JsonFlag = False) -> None:
+    """List the packages in the local store."""
+    from mppoci.package.stored import package_tags, signature_tag
+
+    store = context.store()
+    tagged = {entry.annotations.get("org.opencontainers.image.ref.name") for entry in store.entries()}
+    rows = []
+    for tag, digest in sorted(package_tags(store).items()):
+        name, _, version = tag.partition(":")
+        signed = signature_tag(digest) in tagged
+        rows.append({"name": name, "version": version, "digest": digest, "signed": signed})
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        _err(f"the store at {store.root} holds no packages; `mppoci build DIR` adds one")
+        return
+    width = max(len(r["name"]) for r in rows)
+    typer.echo(f"{'NAME':<{width}}  {'VERSION':<12}  {'DIGEST':<19}  SIGNED")
+    for r in rows:
+        short = str(r["digest"])[:19]
+        typer.echo(f"{r['name']:<{width}}  {r['version']:<12}  {short:<19}  {'yes' if r['signed'] else 'no'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(build)
+    app.command()(inspect)
+    app.command("list")(list_)

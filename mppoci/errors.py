@@ -1,0 +1,74 @@
+"""The one error hierarchy of mppoci, grouped by who is at fault.
+
+Every expected failure raises a subclass of :class:`Error`. Its
+:meth:`Error.diagnostics` text says what happened and what to do about it. The
+CLI is the only place that turns these into a message and an exit code; the
+library never prints and never exits.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Root of every error mppoci raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """What happened and, when we know it, what the user can do about it."""
+        if self.hint:
+            return f"{self.message}\n\nWhat to do: {self.hint}"
+        return self.message
+
+
+class UserInputError(Error):
+    """The user asked for something malformed or impossible (a bad flag value,
+    a missing folder, a reference that does not parse)."""
+
+
+class NotFoundError(UserInputError):
+    """A package, blob or file the user named does not exist."""
+
+
+class UntrustedContentError(Error):
+    """Content from outside is not acceptable: malformed, tampered, unsigned or
+    hostile. Never retried, never run."""
+
+
+class ManifestError(UntrustedContentError):
+    """An `mpp.yaml` or package config is invalid. Carries every problem found,
+    each as (field path, what is wrong)."""
+
+    def __init__(self, problems: list[tuple[str, str]], *, source: str = "mpp.yaml") -> None:
+        self.problems = list(problems)
+        self.source = source
+        lines = [f"{path}: {msg}" if path else msg for path, msg in self.problems]
+        super().__init__(
+            f"{source} is invalid:\n  " + "\n  ".join(lines),
+            hint="fix the fields named above; the format is documented in docs/manifest.md "
+            "and schema/mpp-v1.schema.json",
+        )
+
+
+class DigestMismatchError(UntrustedContentError):
+    """Bytes do not hash to the digest that names them (tampering or corruption)."""
+
+
+class UnsafeArchiveError(UntrustedContentError):
+    """An archive entry would escape its target or carries something we never
+    extract (links out, devices, setuid bits) or breaks a size cap."""
+
+
+class LimitExceededError(UntrustedContentError):
+    """Outside input is larger or more numerous than the limits allow."""
+
+
+class StoreError(Error):
+    """The local OCI store is missing, unreadable or inconsistent."""
+
+
+class RuntimeEngineError(Error):
+    """The container engine (Docker) is unreachable or refused an operation."""

@@ -1,0 +1,1 @@
+"""OCI image-spec vocabulary: media types, descriptors, manifests and indexes."""

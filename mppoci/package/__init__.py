@@ -1,0 +1,1 @@
+"""Packages: deterministic content archives, OCI artifacts, safe extraction, scaffolding."""

@@ -1,0 +1,1 @@
+"""Runtime images: recipes in runtimes/, built locally, pinned by image ID."""
