@@ -33,6 +33,11 @@ class NotFoundError(UserInputError):
     """A package, blob or file the user named does not exist."""
 
 
+class KeyFileError(UserInputError):
+    """A key file the user named cannot be used: not PEM, the wrong kind or
+    curve of key, a wrong password, or damaged."""
+
+
 class UntrustedContentError(Error):
     """Content from outside is not acceptable: malformed, tampered, unsigned or
     hostile. Never retried, never run."""
@@ -53,6 +58,17 @@ class ManifestError(UntrustedContentError):
         )
 
 
+class VerificationError(UntrustedContentError):
+    """No signature on the package is acceptable: unsigned, unknown or
+    untrusted signer, revoked key, out of scope, or a signature over other bytes.
+
+    ``verdict`` is the :class:`mppoci.trust.verdict.Verdict` that refused it."""
+
+    def __init__(self, message: str, *, hint: str | None = None, verdict: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.verdict = verdict
+
+
 class DigestMismatchError(UntrustedContentError):
     """Bytes do not hash to the digest that names them (tampering or corruption)."""
 
@@ -60,6 +76,11 @@ class DigestMismatchError(UntrustedContentError):
 class UnsafeArchiveError(UntrustedContentError):
     """An archive entry would escape its target or carries something we never
     extract (links out, devices, setuid bits) or breaks a size cap."""
+
+
+class SignatureError(UntrustedContentError):
+    """A signature, its signed payload or the manifest that carries them is
+    malformed or does not verify."""
 
 
 class LimitExceededError(UntrustedContentError):

@@ -28,7 +28,21 @@ echo "digest: $digest"
 again=$(SOURCE_DATE_EPOCH=0 mppoci build "$out/word-count" 2>/dev/null)
 [ "$digest" = "$again" ] && echo "rebuilt: same digest (reproducible)"
 
-step "mppoci inspect: what the package is and what it may touch"
+step "mppoci key generate: an ECDSA P-256 key pair in cosign's format"
+export MPPOCI_PASSWORD=demo-password   # non-interactive; on a terminal mppoci asks
+(cd "$out" && mppoci key generate --output-key-prefix demo)
+
+step "mppoci trust add: trust that key for demo/* packages (nothing is trusted by default)"
+mppoci trust add "$out/demo.pub" --publisher demo --scope 'demo/*'
+mppoci trust list
+
+step "mppoci sign: a cosign simple-signing signature, kept beside the package"
+mppoci sign demo/word-count --key "$out/demo.key"
+
+step "mppoci verify: digests re-hashed, signature checked against the trust policy"
+mppoci verify demo/word-count
+
+step "mppoci inspect: what the package is, what it may touch, and its verification status"
 mppoci inspect demo/word-count
 
 step "mppoci list: the local store"
@@ -36,3 +50,20 @@ mppoci list
 
 step "the store is a standard OCI layout: skopeo reads it"
 skopeo inspect --raw "oci:$MPPOCI_HOME/data/store:demo/word-count:0.1.0" | python3 -m json.tool
+
+step "tampering is caught on every load: flip one byte of the content layer"
+layer=$(skopeo inspect --raw "oci:$MPPOCI_HOME/data/store:demo/word-count:0.1.0" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
+blob="$MPPOCI_HOME/data/store/blobs/sha256/$layer"
+python3 - "$blob" <<'PY'
+import sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+data[len(data) // 2] ^= 1
+open(path, "wb").write(bytes(data))
+PY
+if mppoci verify demo/word-count; then
+  echo "demo: a tampered package verified; this is a bug" >&2
+  exit 1
+fi
+echo "refused, as it must be"

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from mppoci import __version__
-from mppoci.cli import package_cmds, runtime_cmds
+from mppoci.cli import package_cmds, runtime_cmds, signing_cmds, trust_cmds
 from mppoci.errors import Error
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 package_cmds.register(app)
+signing_cmds.register(app)
+app.add_typer(trust_cmds.app, name="trust")
 app.add_typer(runtime_cmds.app, name="runtime")
 
 

@@ -76,12 +76,32 @@ def build(
     typer.echo(artifact.digest)
 
 
-def _signature_status(digest: Digest) -> tuple[str, str]:
-    from mppoci.package.stored import signature_tag
+def _verification_status(digest: Digest) -> tuple[str, str]:
+    """Re-verify as every load does, but report instead of refusing."""
+    from mppoci.errors import DigestMismatchError, VerificationError
+    from mppoci.trust import files
+    from mppoci.trust.gate import verify
+    from mppoci.trust.rollback import RollbackError
+    from mppoci.trust.verdict import Verdict
 
-    if context.store().lookup(signature_tag(digest)) is None:
-        return "unsigned", "no signature; sign it before you share it"
-    return "signed-unverified", "has signatures; verify them before you trust it"
+    locations = context.locations()
+    try:
+        verified = verify(
+            context.store(),
+            digest,
+            policy=files.load_policy(locations),
+            rollback=files.load_rollback(locations),
+        )
+    except DigestMismatchError as e:
+        return "tampered", e.message
+    except RollbackError as e:
+        return "rollback", e.message
+    except VerificationError as e:
+        if isinstance(e.verdict, Verdict) and not e.verdict.results:
+            return "unsigned", "no signature; sign it with `mppoci sign` before you share it"
+        return "untrusted", e.message
+    accepted = verified.verdict.accepted
+    return "verified", accepted.detail if accepted else ""
 
 
 def inspect(
@@ -102,7 +122,7 @@ def inspect(
 
         store = context.store()
         package = load(store, resolve(store, parse_local(ref)))
-        status, detail = _signature_status(package.digest)
+        status, detail = _verification_status(package.digest)
         view = PackageView(package.manifest, package.digest, "store", status, detail)
     typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
 
@@ -124,11 +144,14 @@ def _inspect_folder(folder: Path) -> PackageView:
 
 def list_(json_out: JsonFlag = False) -> None:
     """List the packages in the local store."""
-    from mppoci.package.stored import package_tags, signature_tag
+    from mppoci.package.stored import package_tags
+    from mppoci.signing.cosign_manifest import signature_tag
 
     store = context.store()
-    tagged = {entry.annotations.get("org.opencontainers.image.ref.name") for entry in store.entries()}
-    rows = []
+    tagged = {
+        entry.annotations.get("org.opencontainers.image.ref.name") for entry in store.entries()
+    }
+    rows: list[dict[str, str | bool]] = []
     for tag, digest in sorted(package_tags(store).items()):
         name, _, version = tag.partition(":")
         signed = signature_tag(digest) in tagged
@@ -139,11 +162,11 @@ def list_(json_out: JsonFlag = False) -> None:
     if not rows:
         _err(f"the store at {store.root} holds no packages; `mppoci build DIR` adds one")
         return
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(str(r["name"])) for r in rows)
     typer.echo(f"{'NAME':<{width}}  {'VERSION':<12}  {'DIGEST':<19}  SIGNED")
     for r in rows:
-        short = str(r["digest"])[:19]
-        typer.echo(f"{r['name']:<{width}}  {r['version']:<12}  {short:<19}  {'yes' if r['signed'] else 'no'}")
+        short, mark = str(r["digest"])[:19], "yes" if r["signed"] else "no"
+        typer.echo(f"{r['name']!s:<{width}}  {r['version']!s:<12}  {short:<19}  {mark}")
 
 
 def register(app: typer.Typer) -> None:

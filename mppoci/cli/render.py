@@ -17,7 +17,8 @@ class PackageView:
     manifest: Manifest
     digest: Digest | None
     source: str  # "store" or "folder"
-    verification: str  # "unsigned", "signed-unverified", "not-built"
+    # verified, unsigned, untrusted, tampered, rollback, or not-built (a folder)
+    verification: str
     verification_detail: str
 
 
@@ -39,11 +40,7 @@ def text(view: PackageView) -> str:
     m = view.manifest
     p = m.permissions
     r = p.resources
-    status = {
-        "unsigned": "UNSIGNED",
-        "signed-unverified": "SIGNED (not verified)",
-        "not-built": "NOT BUILT",
-    }.get(view.verification, view.verification.upper())
+    status = view.verification.upper().replace("-", " ")
     lines = [
         f"{m.name} {m.version}",
         f"  {m.description}",

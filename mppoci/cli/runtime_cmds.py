@@ -9,11 +9,15 @@ import typer
 
 from mppoci.cli import context
 
-app = typer.Typer(help="Build and list runtime images (recipes in runtimes/).", no_args_is_help=True)
+app = typer.Typer(
+    help="Build and list runtime images (recipes in runtimes/).", no_args_is_help=True
+)
 
 
 @app.command("build")
-def build(name: Annotated[str, typer.Argument(help="A recipe name, e.g. busybox or python3.")]) -> None:
+def build(
+    name: Annotated[str, typer.Argument(help="A recipe name, e.g. busybox or python3.")],
+) -> None:
     """Build a runtime image locally from Debian packages and print its image ID."""
     from mppoci.runtimes.images import build_runtime
 
@@ -27,7 +31,9 @@ def build(name: Annotated[str, typer.Argument(help="A recipe name, e.g. busybox 
 
 
 @app.command("list")
-def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def list_(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List runtime recipes and the image each is built as here."""
     from mppoci.errors import RuntimeEngineError
     from mppoci.runtimes.images import local_runtime_id

@@ -80,7 +80,9 @@ def assemble(
 ) -> tuple[bytes, bytes]:
     """Return (config bytes, image manifest bytes) for a resolved manifest. Pure."""
     config = config_bytes(manifest)
-    config_desc = Descriptor(media_type=mt.MPP_CONFIG, digest=sha256_digest(config), size=len(config))
+    config_desc = Descriptor(
+        media_type=mt.MPP_CONFIG, digest=sha256_digest(config), size=len(config)
+    )
     annotations = {
         mt.ANNOTATION_TITLE: manifest.name,
         mt.ANNOTATION_VERSION: manifest.version,

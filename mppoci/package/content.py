@@ -101,7 +101,9 @@ def collect_sources(root: Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Sou
                     hint=f"remove it or list it in {IGNORE_FILE}",
                 )
             if len(relpath.encode("utf-8")) > limits.path_bytes:
-                raise LimitExceededError(f"{relpath[:80]}...: path is longer than {limits.path_bytes} bytes")
+                raise LimitExceededError(
+                    f"{relpath[:80]}...: path is longer than {limits.path_bytes} bytes"
+                )
             is_dir = stat.S_ISDIR(st.st_mode)
             size = 0 if is_dir else st.st_size
             total += size

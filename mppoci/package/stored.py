@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mppoci.digest import Digest, hex_part
+from mppoci.digest import Digest
 from mppoci.errors import NotFoundError, UntrustedContentError
 from mppoci.manifest import Manifest, parse_config
 from mppoci.oci import mediatypes as mt
@@ -24,11 +24,6 @@ class StoredPackage:
     digest: Digest
     manifest: Manifest
     oci: ImageManifest
-
-
-def signature_tag(digest: Digest) -> str:
-    """The tag cosign gives the signatures of ``digest``."""
-    return f"sha256-{hex_part(digest)}.sig"
 
 
 def package_tags(store: Store) -> dict[str, Digest]:

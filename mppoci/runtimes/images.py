@@ -31,10 +31,18 @@ from mppoci.runtimes.recipes import Recipe, Source, find_recipe
 
 NOBODY = "65534:65534"
 _EPOCH_TIME = "1970-01-01T00:00:00Z"
-_PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+_USERS = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 _GROUP = "root:x:0:\nnogroup:x:65534:\n"
 # Left out of every runtime: they change on every bootstrap and nothing needs them.
-_SKIP_PREFIXES = ("dev/", "proc/", "sys/", "run/", "var/cache/apt/", "var/lib/apt/lists/", "var/log/")
+_SKIP_PREFIXES = (
+    "dev/",
+    "proc/",
+    "sys/",
+    "run/",
+    "var/cache/apt/",
+    "var/lib/apt/lists/",
+    "var/log/",
+)
 _SKIP_FILES = ("etc/machine-id", "var/cache/ldconfig/aux-cache", "etc/hostname", "etc/resolv.conf")
 
 Log = Callable[[str], None]
@@ -60,7 +68,7 @@ def _busybox_rootfs(root: Path) -> None:
         if applet != "busybox" and "/" not in applet:
             (root / "bin" / applet).symlink_to("busybox")
     (root / "etc").mkdir()
-    (root / "etc" / "passwd").write_text(_PASSWD)
+    (root / "etc" / "passwd").write_text(_USERS)
     (root / "etc" / "group").write_text(_GROUP)
 
 
@@ -108,7 +116,9 @@ def write_rootfs_layer(root: Path, out: io.BufferedWriter, *, mtime: int) -> Non
 
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in paths:
-            tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=normalise)
+            tar.add(
+                path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=normalise
+            )
 
 
 def _image_config(diff_id: str, recipe: Recipe) -> bytes:
@@ -158,9 +168,14 @@ def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> Runtime
         config = _image_config(_sha256_file(layer), recipe)
         config_name = hashlib.sha256(config).hexdigest() + ".json"
         archive = work / "image.tar"
-        manifest = [{"Config": config_name, "RepoTags": [recipe.image_tag], "Layers": ["layer.tar"]}]
+        manifest = [
+            {"Config": config_name, "RepoTags": [recipe.image_tag], "Layers": ["layer.tar"]}
+        ]
         with tarfile.open(archive, mode="w") as tar:
-            for arcname, data in (("manifest.json", json.dumps(manifest).encode()), (config_name, config)):
+            for arcname, data in (
+                ("manifest.json", json.dumps(manifest).encode()),
+                (config_name, config),
+            ):
                 info = tarfile.TarInfo(arcname)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))

@@ -54,7 +54,7 @@ def _parse(path: Path) -> Recipe:
             hint=f"a recipe is a mapping with the fields {', '.join(sorted(allowed))}",
         )
     try:
-        source = Source(doc.get("source"))
+        source = Source(str(doc.get("source")))
     except ValueError as e:
         raise UserInputError(
             f"runtime recipe {path}: source must be one of {', '.join(s.value for s in Source)}"

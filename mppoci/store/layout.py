@@ -154,7 +154,9 @@ class Store:
         return self.blob_path(digest).is_file()
 
     def writer(self, *, max_bytes: int | None = None) -> BlobWriter:
-        return BlobWriter(self, max_bytes=self.limits.layer_bytes if max_bytes is None else max_bytes)
+        return BlobWriter(
+            self, max_bytes=self.limits.layer_bytes if max_bytes is None else max_bytes
+        )
 
     def put_bytes(self, data: bytes, expected: Digest | None = None) -> Digest:
         with self.writer(max_bytes=max(len(data), 1)) as w:

@@ -32,7 +32,9 @@ def _every_blob_matches_its_name(root: Path) -> int:
 def test_new_store_is_a_standard_oci_layout(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     store.put_bytes(b"hello")
-    assert json.loads((tmp_path / "s" / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    assert json.loads((tmp_path / "s" / "oci-layout").read_text()) == {
+        "imageLayoutVersion": "1.0.0"
+    }
     index = json.loads((tmp_path / "s" / "index.json").read_text())
     assert index["schemaVersion"] == 2 and index["manifests"] == []
     assert (tmp_path / "s" / "blobs" / "sha256" / hashlib.sha256(b"hello").hexdigest()).is_file()
@@ -143,7 +145,8 @@ print("tagging", flush=True)
 while True:
     body = ('{"i":%d}' % i).encode()
     digest = store.put_bytes(body)
-    store.tag(Descriptor("application/vnd.oci.image.manifest.v1+json", digest, len(body)), "t/t:1.0.%d" % (i % 50))
+    desc = Descriptor("application/vnd.oci.image.manifest.v1+json", digest, len(body))
+    store.tag(desc, "t/t:1.0.%d" % (i % 50))
     i += 1
 """
 

@@ -1,0 +1,23 @@
+"""Integration tests use the real Docker engine and Debian tools that
+`make system-deps` installs. Missing ones fail the test: never skipped."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+
+from mppoci.docker_engine import connect
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    return connect()
+
+
+@pytest.fixture(scope="session")
+def skopeo() -> str:
+    path = shutil.which("skopeo")
+    assert path, "skopeo is missing: run `make system-deps`"
+    return path
