@@ -87,6 +87,16 @@ class LimitExceededError(UntrustedContentError):
     """Outside input is larger or more numerous than the limits allow."""
 
 
+class TransportError(Error):
+    """A registry could not be reached or did not answer as the protocol says:
+    refused connection, timeout, TLS failure, server errors after bounded retries."""
+
+
+class AuthError(TransportError):
+    """A registry or its token server refused the credentials, or they do not
+    grant what the operation needs (e.g. push with read-only credentials)."""
+
+
 class StoreError(Error):
     """The local OCI store is missing, unreadable or inconsistent."""
 

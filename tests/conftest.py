@@ -62,7 +62,9 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 def cli(home: Path) -> CliRunner:
     """Run the installed ``mppoci`` console script, as a user would."""
 
-    def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, "MPPOCI_HOME": str(home), **(env or {})}
         return subprocess.run(
             [str(MPPOCI), *args],

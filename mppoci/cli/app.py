@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from mppoci import __version__
-from mppoci.cli import package_cmds, runtime_cmds, signing_cmds, trust_cmds
+from mppoci.cli import (
+    bundle_cmds,
+    context,
+    lock_cmds,
+    package_cmds,
+    registry_cmds,
+    runtime_cmds,
+    signing_cmds,
+    trust_cmds,
+)
 from mppoci.errors import Error
 
 app = typer.Typer(
@@ -27,6 +38,9 @@ app = typer.Typer(
 )
 package_cmds.register(app)
 signing_cmds.register(app)
+registry_cmds.register(app)
+bundle_cmds.register(app)
+app.add_typer(lock_cmds.app, name="lock")
 app.add_typer(trust_cmds.app, name="trust")
 app.add_typer(runtime_cmds.app, name="runtime")
 
@@ -39,11 +53,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    lock: Annotated[
+        Path | None,
+        typer.Option("--lock", help="The lock file (default: mppoci.lock in the current folder)."),
+    ] = None,
 ) -> None:
     """Signed, sandboxed MPP tools shipped as OCI artifacts."""
+    context.set_lock_file(lock)
 
 
 def main() -> None:

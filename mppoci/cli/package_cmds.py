@@ -13,9 +13,9 @@ import typer
 from mppoci.cli import context
 from mppoci.cli.render import PackageView, as_json, text
 from mppoci.digest import Digest
-from mppoci.errors import NotFoundError, UserInputError
+from mppoci.errors import NotFoundError
 from mppoci.manifest import RuntimeRef
-from mppoci.reference import is_remote, parse_local
+from mppoci.reference import parse_local
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -24,7 +24,7 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _is_folder_arg(arg: str) -> bool:
+def is_folder_arg(arg: str) -> bool:
     """Conventions: a path with ``/`` or ``.`` that exists on disk wins over a store name."""
     return ("/" in arg or "." in arg) and Path(arg).exists()
 
@@ -57,23 +57,27 @@ def init(
     _err(f"next: mppoci build {folder}")
 
 
-def build(
-    folder: Annotated[Path, typer.Argument(help="The package folder (holds mpp.yaml).")],
-) -> None:
-    """Build a package folder into the local store and print its digest."""
+def build_folder(folder: Path) -> Digest:
+    """Build ``folder`` into the store; say what happened on stderr."""
     from mppoci.package.artifact import build_into_store
 
-    store = context.store()
     artifact, replaced = build_into_store(
         folder,
-        store,
+        context.store(),
         resolve_runtime=_resolver,
         source_date_epoch=context.source_date_epoch(),
     )
     if replaced is not None and replaced.digest != artifact.digest:
         _err(f"note: {artifact.ref_name} was {replaced.digest}; the tag now names the new build")
     _err(f"built {artifact.ref_name} (unsigned)")
-    typer.echo(artifact.digest)
+    return artifact.digest
+
+
+def build(
+    folder: Annotated[Path, typer.Argument(help="The package folder (holds mpp.yaml).")],
+) -> None:
+    """Build a package folder into the local store and print its digest."""
+    typer.echo(build_folder(folder))
 
 
 def _verification_status(digest: Digest) -> tuple[str, str]:
@@ -109,21 +113,15 @@ def inspect(
     json_out: JsonFlag = False,
 ) -> None:
     """Show a package's identity, digest, runtime, tools and permissions."""
-    if _is_folder_arg(ref):
+    if is_folder_arg(ref):
         view = _inspect_folder(Path(ref))
-    elif is_remote(ref):
-        raise UserInputError(
-            f"{ref} is a registry reference; this version of mppoci inspects folders and "
-            "packages in the local store only",
-            hint="name a folder, publisher/tool[:version] or sha256:<digest>",
-        )
-    else:
-        from mppoci.package.stored import load, resolve
+        typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
+        return
+    from mppoci.package.stored import load
 
-        store = context.store()
-        package = load(store, resolve(store, parse_local(ref)))
-        status, detail = _verification_status(package.digest)
-        view = PackageView(package.manifest, package.digest, "store", status, detail)
+    package = load(context.store(), context.resolve_local(context.pinned(ref)))
+    status, detail = _verification_status(package.digest)
+    view = PackageView(package.manifest, package.digest, "store", status, detail)
     typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
 
 

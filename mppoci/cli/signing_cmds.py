@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from mppoci.cli import context, prompts
-from mppoci.digest import Digest
-from mppoci.errors import UserInputError, VerificationError
-from mppoci.locations import Locations
-from mppoci.reference import is_remote, parse_local
+from mppoci.cli import context, prompts, registry_opts, verifying
+from mppoci.cli.context import resolve_local
+from mppoci.errors import UserInputError
+from mppoci.reference import is_remote
 
 key_app = typer.Typer(help="Create signing keys (cosign's format).", no_args_is_help=True)
 
@@ -70,17 +69,6 @@ def generate(
     typer.echo(f"key id: {kid}", err=True)
 
 
-def _local_digest(ref: str) -> Digest:
-    from mppoci.package.stored import resolve
-
-    if is_remote(ref):
-        raise UserInputError(
-            f"{ref} is a registry reference; this version of mppoci works on the local store",
-            hint="name publisher/tool[:version] or sha256:<digest>",
-        )
-    return resolve(context.store(), parse_local(ref))
-
-
 def sign(
     ref: Annotated[str, typer.Argument(help="A package in the local store.")],
     key: Annotated[Path, typer.Option("--key", help="The private key (cosign format).")],
@@ -93,7 +81,7 @@ def sign(
     from mppoci.trust.gate import check_content
 
     store = context.store()
-    digest = _local_digest(ref)
+    digest = resolve_local(context.pinned(ref))
     # Never sign bytes that no longer match their digests.
     package, subject = check_content(store, digest)
     private = load_private_key(_read_file(key, "private key"), prompts.password(str(key)))
@@ -106,48 +94,8 @@ def sign(
     typer.echo(f"signed {what} ({digest}) with key {short_id(key_id(public))}", err=True)
 
 
-def _ask_first_use(locations: Locations, err: VerificationError, package_name: str | None) -> bool:
-    """Offer to trust unknown signers, on a terminal only. True if one was added."""
-    from datetime import UTC, datetime
-    from functools import partial
-
-    from mppoci.signing.keys import short_id
-    from mppoci.trust.files import update_policy
-    from mppoci.trust.policy import TrustedKey, TrustPolicy
-    from mppoci.trust.verdict import Verdict
-
-    verdict = err.verdict
-    if not isinstance(verdict, Verdict) or package_name is None or not prompts.interactive():
-        return False
-    publisher = package_name.split("/", 1)[0]
-    added = False
-    for signer in verdict.unknown_signers:
-        assert signer.key_id is not None and signer.public_key_pem is not None
-        typer.echo(
-            f"\n{package_name} is signed by a key you have not trusted before:\n"
-            f"  publisher:   {publisher}\n"
-            f"  key id:      {signer.key_id}\n"
-            f"  fingerprint: {short_id(signer.key_id)}\n"
-            f"  package:     {verdict.subject.describe()}\n"
-            "Compare the key id with the one the publisher gives you out of band.",
-            err=True,
-        )
-        if prompts.confirm(f"Trust this key for {publisher}/* ?"):
-            key = TrustedKey(
-                key_id=signer.key_id,
-                public_key_pem=signer.public_key_pem,
-                publisher=publisher,
-                scopes=(f"{publisher}/*",),
-                added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                note=f"trusted on first use for {package_name}",
-            )
-            update_policy(locations, partial(TrustPolicy.with_key, key=key))
-            added = True
-    return added
-
-
 def verify(
-    ref: Annotated[str, typer.Argument(help="A package or OCI image in the local store.")],
+    ref: Annotated[str, typer.Argument(help="A package or OCI image, local or in a registry.")],
     key: Annotated[
         Path | None, typer.Option("--key", help="Verify with this public key, not the policy.")
     ] = None,
@@ -156,43 +104,45 @@ def verify(
         typer.Option("--allow-downgrade", help="Accept a version older than one verified before."),
     ] = False,
     json_out: JsonFlag = False,
+    ca_file: registry_opts.CaFile = None,
+    insecure: registry_opts.Insecure = False,
+    timeout: registry_opts.Timeout = 30.0,
 ) -> None:
-    """Re-verify a package from its bytes: digests, a trusted signature, no rollback."""
+    """Re-verify a package from its bytes: digests, a trusted signature, no rollback.
+
+    A registry reference is downloaded into a private folder, verified there,
+    and discarded: verify never changes the store."""
     from mppoci.signing.keys import load_public_key
-    from mppoci.trust import files
-    from mppoci.trust.gate import Verified, check_content
-    from mppoci.trust.gate import verify as gate_verify
 
-    locations = context.locations()
     store = context.store()
-    digest = _local_digest(ref)
     public = load_public_key(_read_file(key, "public key")) if key else None
+    target = context.pinned(ref)
+    if is_remote(target):
+        from mppoci.reference import parse_remote
+        from mppoci.registry.transfer import fetch
 
-    def attempt() -> Verified:
-        return gate_verify(
-            store,
-            digest,
-            policy=files.load_policy(locations),
-            rollback=files.load_rollback(locations),
-            key=public,
-            allow_downgrade=allow_downgrade,
+        remote = parse_remote(target)
+        client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
+        with store.staging() as staging:
+            staged = fetch(client, remote, staging, store)
+            verified = verifying.verify_or_ask(
+                staging,
+                staged.digest,
+                key=public,
+                allow_downgrade=allow_downgrade,
+                origin=remote.registry,
+            )
+    else:
+        digest = resolve_local(target)
+        verified = verifying.verify_or_ask(
+            store, digest, key=public, allow_downgrade=allow_downgrade
         )
-
-    try:
-        verified = attempt()
-    except VerificationError as e:
-        _, subject = check_content(store, digest)
-        if public is not None or not _ask_first_use(locations, e, subject.package_name):
-            raise
-        verified = attempt()
-    if verified.package is not None:
-        m = verified.package.manifest
-        files.update_rollback(locations, lambda s: s.record(m.name, m.version, digest))
+    verifying.remember(verified)
     accepted = verified.verdict.accepted
     assert accepted is not None  # the gate refuses verdicts without one
     if json_out:
         doc = {
-            "digest": digest,
+            "digest": verified.digest,
             "verified": True,
             "subject": verified.verdict.subject.describe(),
             "signer": {"keyId": accepted.key_id, "publisher": accepted.publisher},

@@ -16,3 +16,7 @@ ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 ANNOTATION_CREATED: Final = "org.opencontainers.image.created"
 ANNOTATION_TITLE: Final = "org.opencontainers.image.title"
 ANNOTATION_VERSION: Final = "org.opencontainers.image.version"
+
+# mppoci's own annotation on store index entries: the registry a package was
+# pulled from, so that trust scopes limited by --registry apply on every load.
+ANNOTATION_ORIGIN: Final = "dev.mppoci.origin"

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,47 @@ class Store:
             ) from e
         with f:
             yield io.BufferedReader(_VerifyingRaw(f, digest, what), _CHUNK)
+
+    def adopt(self, source: Store, digest: Digest) -> None:
+        """Make ``source``'s blob ``digest`` part of this store. Blobs are
+        complete and fsynced in ``source``, so a hard link gives the final name
+        in one atomic step; across filesystems the blob is copied and re-hashed."""
+        if self.has_blob(digest):
+            return
+        self.ensure()
+        target = self.blob_path(digest)
+        try:
+            os.link(source.blob_path(digest), target)
+        except FileExistsError:
+            return
+        except OSError:
+            with self.writer() as w, source.open_verified(digest) as f:
+                w.copy_from(f)
+                w.commit(digest)
+            return
+        fsync_dir(target.parent)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Store]:
+        """A private, empty OCI layout inside ``ingest/`` (same filesystem, so
+        blobs move into this store by hard link). Removed on exit: what was
+        not adopted is never visible here."""
+        self.ensure()
+        folder = Path(tempfile.mkdtemp(prefix="stage-", dir=self.root / "ingest"))
+        try:
+            yield Store(folder, limits=self.limits)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def blob_digests(self) -> tuple[Digest, ...]:
+        folder = self.root / "blobs" / "sha256"
+        if not folder.is_dir():
+            return ()
+        return tuple(
+            Digest(f"sha256:{p.name}")
+            for p in sorted(folder.iterdir())
+            if is_digest(f"sha256:{p.name}")
+        )
 
     # --- index ------------------------------------------------------------
 

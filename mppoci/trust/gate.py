@@ -114,6 +114,9 @@ def verify(
     UntrustedContentError. The caller records the accepted version in the
     rollback state."""
     package, subject = check_content(store, digest)
+    if origin is None:
+        entry = store.find_digest(digest)
+        origin = entry.annotations.get(mt.ANNOTATION_ORIGIN) if entry else None
     if origin is not None:
         subject = Subject(subject.digest, subject.package_name, subject.version, origin)
     evidence = read_evidence(store, digest)

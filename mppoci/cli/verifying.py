@@ -1,0 +1,95 @@
+"""The verification step commands share: the gate, first-use trust on a
+terminal, and remembering what was verified (rollback protection)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+
+import typer
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mppoci.cli import context, prompts
+from mppoci.digest import Digest
+from mppoci.errors import VerificationError
+from mppoci.signing.keys import short_id
+from mppoci.store.layout import Store
+from mppoci.trust import files
+from mppoci.trust.gate import Verified, verify
+from mppoci.trust.policy import TrustedKey, TrustPolicy
+from mppoci.trust.verdict import Verdict
+
+
+def _ask_first_use(err: VerificationError) -> bool:
+    """Offer to trust unknown signers, on a terminal only. True if one was added."""
+    verdict = err.verdict
+    if not isinstance(verdict, Verdict) or not prompts.interactive():
+        return False
+    package_name = verdict.subject.package_name
+    if package_name is None:
+        return False
+    publisher = package_name.split("/", 1)[0]
+    added = False
+    for signer in verdict.unknown_signers:
+        assert signer.key_id is not None and signer.public_key_pem is not None
+        typer.echo(
+            f"\n{package_name} is signed by a key you have not trusted before:\n"
+            f"  publisher:   {publisher}\n"
+            f"  key id:      {signer.key_id}\n"
+            f"  fingerprint: {short_id(signer.key_id)}\n"
+            f"  package:     {verdict.subject.describe()}\n"
+            "Compare the key id with the one the publisher gives you out of band.",
+            err=True,
+        )
+        if prompts.confirm(f"Trust this key for {publisher}/* ?"):
+            key = TrustedKey(
+                key_id=signer.key_id,
+                public_key_pem=signer.public_key_pem,
+                publisher=publisher,
+                scopes=(f"{publisher}/*",),
+                added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                note=f"trusted on first use for {package_name}",
+            )
+            files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
+            added = True
+    return added
+
+
+def verify_or_ask(
+    store: Store,
+    digest: Digest,
+    *,
+    key: ec.EllipticCurvePublicKey | None = None,
+    allow_downgrade: bool = False,
+    origin: str | None = None,
+) -> Verified:
+    """Verify through the gate; on a terminal, offer first-use trust once."""
+    locations = context.locations()
+
+    def attempt() -> Verified:
+        return verify(
+            store,
+            digest,
+            policy=files.load_policy(locations),
+            rollback=files.load_rollback(locations),
+            key=key,
+            allow_downgrade=allow_downgrade,
+            origin=origin,
+        )
+
+    try:
+        return attempt()
+    except VerificationError as e:
+        if key is not None or not _ask_first_use(e):
+            raise
+    return attempt()
+
+
+def remember(verified: Verified) -> None:
+    """Record the verified version for rollback protection."""
+    if verified.package is None:
+        return
+    m = verified.package.manifest
+    files.update_rollback(
+        context.locations(), lambda state: state.record(m.name, m.version, verified.digest)
+    )

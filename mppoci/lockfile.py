@@ -1,0 +1,91 @@
+"""``mppoci.lock``: references pinned to digests, so CI runs what was reviewed.
+
+Every command that takes a reference looks it up here first; a locked
+reference resolves to its pinned digest and nothing else. An entry may also
+carry the permission-set digest that was reviewed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mppoci.digest import Digest, is_digest
+from mppoci.errors import UntrustedContentError
+from mppoci.fsutil import atomic_write
+
+LOCK_FILE = "mppoci.lock"
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    digest: Digest
+    permissions: Digest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    pins: MappingProxyType[str, Pin] = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, reference: str) -> Pin | None:
+        return self.pins.get(reference)
+
+    def with_pin(self, reference: str, pin: Pin) -> Lock:
+        return replace(self, pins=MappingProxyType({**self.pins, reference: pin}))
+
+
+def _bad(path: Path, why: str) -> UntrustedContentError:
+    return UntrustedContentError(
+        f"the lock file {path} is damaged: {why}",
+        hint="restore it from version control; it pins what was reviewed",
+    )
+
+
+def parse_lock(data: bytes, path: Path) -> Lock:
+    try:
+        doc: Any = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _bad(path, str(e)) from None
+    if not isinstance(doc, dict) or doc.get("version") != 1 or set(doc) - {"version", "packages"}:
+        raise _bad(path, 'expected {"version": 1, "packages": {...}}')
+    packages = doc.get("packages", {})
+    if not isinstance(packages, dict):
+        raise _bad(path, "packages must be an object")
+    pins: dict[str, Pin] = {}
+    for reference, entry in packages.items():
+        if not isinstance(entry, dict) or set(entry) - {"digest", "permissions"}:
+            raise _bad(path, f"entry {reference!r} has unknown fields")
+        digest, permissions = entry.get("digest"), entry.get("permissions")
+        if not isinstance(digest, str) or not is_digest(digest):
+            raise _bad(path, f"entry {reference!r} has no valid digest")
+        if permissions is not None and (
+            not isinstance(permissions, str) or not is_digest(permissions)
+        ):
+            raise _bad(path, f"entry {reference!r} has an invalid permissions digest")
+        pins[reference] = Pin(Digest(digest), Digest(permissions) if permissions else None)
+    return Lock(MappingProxyType(pins))
+
+
+def lock_bytes(lock: Lock) -> bytes:
+    packages = {}
+    for reference, pin in sorted(lock.pins.items()):
+        entry = {"digest": pin.digest}
+        if pin.permissions:
+            entry["permissions"] = pin.permissions
+        packages[reference] = entry
+    return (json.dumps({"version": 1, "packages": packages}, indent=2) + "\n").encode()
+
+
+def load_lock(path: Path) -> Lock:
+    try:
+        return parse_lock(path.read_bytes(), path)
+    except FileNotFoundError:
+        return Lock()
+
+
+def add_pin(path: Path, reference: str, pin: Pin) -> None:
+    """Add or replace one pin; the file is replaced atomically."""
+    atomic_write(path, lock_bytes(load_lock(path).with_pin(reference, pin)))

@@ -1,0 +1,1 @@
+"""OCI distribution: talking to registries (auth, transport) and moving packages."""
