@@ -77,8 +77,10 @@ def _helper_name(doc: dict[str, Any], registry: str) -> str | None:
     return store if isinstance(store, str) and store else None
 
 
-def _run_helper(name: str, verb: str, data: str) -> subprocess.CompletedProcess[str]:
-    program = shutil.which(f"docker-credential-{name}")
+def _run_helper(
+    name: str, verb: str, data: str, environ: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    program = shutil.which(f"docker-credential-{name}", path=environ.get("PATH"))
     if program is None:
         raise AuthError(
             f"Docker's config names the credential helper {name!r}, but "
@@ -93,13 +95,14 @@ def _run_helper(name: str, verb: str, data: str) -> subprocess.CompletedProcess[
             text=True,
             timeout=_HELPER_TIMEOUT,
             check=False,
+            env=dict(environ),
         )
     except subprocess.TimeoutExpired:
         raise AuthError(f"credential helper {name} did not answer in {_HELPER_TIMEOUT} s") from None
 
 
-def _from_helper(name: str, registry: str) -> Credentials | None:
-    result = _run_helper(name, "get", registry)
+def _from_helper(name: str, registry: str, environ: Mapping[str, str]) -> Credentials | None:
+    result = _run_helper(name, "get", registry, environ)
     if result.returncode != 0:
         if "credentials not found" in result.stdout.lower() + result.stderr.lower():
             return None
@@ -156,7 +159,7 @@ def resolve(
     doc = _read_config(path)
     helper = _helper_name(doc, registry)
     if helper is not None:
-        return _from_helper(helper, registry)
+        return _from_helper(helper, registry, environ)
     return _from_auths(doc, registry, path)
 
 
@@ -173,7 +176,7 @@ def store(registry: str, credentials: Credentials, environ: Mapping[str, str]) -
                 "Secret": credentials.password,
             }
         )
-        if _run_helper(helper, "store", payload).returncode != 0:
+        if _run_helper(helper, "store", payload, environ).returncode != 0:
             raise AuthError(f"credential helper {helper} could not store the credentials")
         return f"credential helper {helper}"
     auths = doc.get("auths") if isinstance(doc.get("auths"), dict) else {}
