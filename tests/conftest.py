@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.registry_fixtures"]
+
 # A pinned runtime lets unit tests build packages without a Docker engine.
 PINNED_RUNTIME = "busybox@sha256:" + "ab" * 32
 
