@@ -25,8 +25,13 @@ mppoci init "$out/word-count" --name demo/word-count
 step "mppoci build: a reproducible OCI artifact in the local store"
 digest=$(mppoci build "$out/word-count")
 echo "digest: $digest"
-again=$(SOURCE_DATE_EPOCH=0 mppoci build "$out/word-count" 2>/dev/null)
-[ "$digest" = "$again" ] && echo "rebuilt: same digest (reproducible)"
+touch -d '2001-02-03 04:05:06' "$out/word-count/main.py"   # other mtimes, same content
+again=$(mppoci build "$out/word-count" 2>/dev/null)
+if [ "$digest" != "$again" ]; then
+  echo "demo: a rebuild gave another digest ($again); builds must be reproducible" >&2
+  exit 1
+fi
+echo "rebuilt after touching the sources: same digest (reproducible)"
 
 step "mppoci key generate: an ECDSA P-256 key pair in cosign's format"
 export MPPOCI_PASSWORD=demo-password   # non-interactive; on a terminal mppoci asks
@@ -50,6 +55,36 @@ mppoci list
 
 step "the store is a standard OCI layout: skopeo reads it"
 skopeo inspect --raw "oci:$MPPOCI_HOME/data/store:demo/word-count:0.1.0" | python3 -m json.tool
+
+step "a local registry: Debian's docker-registry on 127.0.0.1 (its own config and storage)"
+port=${MPPOCI_DEMO_REGISTRY_PORT:-5000}
+cat >"$out/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $out/registry}}
+http: {addr: 127.0.0.1:$port}
+EOF
+docker-registry serve "$out/registry.yml" >"$out/registry.log" 2>&1 &
+registry_pid=$!
+trap 'kill $registry_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/v2/', timeout=1)" 2>/dev/null && break
+  sleep 0.2
+done
+remote="127.0.0.1:$port/demo/word-count:0.1.0"
+
+step "mppoci push: blobs the registry lacks, the manifest, and cosign's signature tag"
+mppoci push demo/word-count "$remote"
+
+step "mppoci remove, then mppoci pull: staged, verified, and only then stored"
+mppoci remove demo/word-count
+mppoci pull "$remote"
+mppoci verify "$remote"
+
+step "another machine: a fresh home that trusts only the demo key pulls and inspects it"
+MPPOCI_HOME="$out/other-machine" mppoci trust add "$out/demo.pub" --publisher demo
+MPPOCI_HOME="$out/other-machine" mppoci pull "$remote"
+MPPOCI_HOME="$out/other-machine" mppoci inspect demo/word-count | head -6
 
 step "tampering is caught on every load: flip one byte of the content layer"
 layer=$(skopeo inspect --raw "oci:$MPPOCI_HOME/data/store:demo/word-count:0.1.0" \

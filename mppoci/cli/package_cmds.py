@@ -167,8 +167,25 @@ def list_(json_out: JsonFlag = False) -> None:
         typer.echo(f"{r['name']!s:<{width}}  {r['version']!s:<12}  {short:<19}  {mark}")
 
 
+def remove(
+    ref: Annotated[str, typer.Argument(help="A package in the local store.")],
+) -> None:
+    """Remove a package and its signatures from the local store's index."""
+    from mppoci.package.stored import package_tags
+    from mppoci.signing.cosign_manifest import signature_tag
+
+    store = context.store()
+    digest = context.resolve_local(ref)
+    names = [tag for tag, d in package_tags(store).items() if d == digest]
+    for name in names:
+        store.untag(name)
+    store.untag(signature_tag(digest))
+    _err(f"removed {', '.join(names) or digest} from the store")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(build)
     app.command()(inspect)
     app.command("list")(list_)
+    app.command()(remove)

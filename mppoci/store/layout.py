@@ -290,6 +290,27 @@ class Store:
             atomic_write(self.root / "index.json", canonical_json(doc))
         return replaced
 
+    def untag(self, ref_name: str) -> Descriptor | None:
+        """Remove ``ref_name`` from index.json; return the entry it named.
+
+        Blobs stay: they are content-addressed, and a later pull or build of
+        the same content reuses them."""
+        if not self.exists():
+            return None
+        with locked(self._lock_path):
+            doc = self._read_index()
+            kept, removed = [], None
+            for raw in doc["manifests"]:
+                entry = parse_descriptor(raw, "store index entry")
+                if entry.annotations.get(ANNOTATION_REF_NAME) == ref_name:
+                    removed = entry
+                else:
+                    kept.append(raw)
+            if removed is not None:
+                doc["manifests"] = kept
+                atomic_write(self.root / "index.json", canonical_json(doc))
+        return removed
+
     def lookup(self, ref_name: str) -> Descriptor | None:
         for entry in self.entries():
             if entry.annotations.get(ANNOTATION_REF_NAME) == ref_name:
