@@ -4,8 +4,6 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# testcontainers' reaper image cannot be pulled here; fixtures clean up instead.
-export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: dev system-deps demo test lint bench clean
 
