@@ -10,8 +10,11 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def fsync_dir(path: Path) -> None:
@@ -52,3 +55,32 @@ def locked(lock_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def read_optional(path: Path) -> bytes | None:
+    """The file's bytes, or None when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def locked_update(
+    path: Path,
+    parse: Callable[[bytes | None], T],
+    serialise: Callable[[T], bytes],
+    change: Callable[[T], T],
+    *,
+    mode: int = 0o644,
+) -> T:
+    """Read-modify-write a state file under an exclusive lock, atomically.
+
+    Concurrent updates are serialised (none is lost); the file is only
+    rewritten when ``change`` returns a different value."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with locked(path.with_name(path.name + ".lock")):
+        before = parse(read_optional(path))
+        after = change(before)
+        if after != before:
+            atomic_write(path, serialise(after), mode=mode)
+    return after

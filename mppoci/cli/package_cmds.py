@@ -6,16 +6,18 @@ import getpass
 import json
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mppoci.cli import context
-from mppoci.cli.render import PackageView, as_json, text
 from mppoci.digest import Digest
 from mppoci.errors import NotFoundError
-from mppoci.manifest import RuntimeRef
 from mppoci.reference import parse_local
+
+if TYPE_CHECKING:
+    from mppoci.cli.render import PackageView
+    from mppoci.manifest import RuntimeRef
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -113,6 +115,8 @@ def inspect(
     json_out: JsonFlag = False,
 ) -> None:
     """Show a package's identity, digest, runtime, tools and permissions."""
+    from mppoci.cli.render import PackageView, as_json, text
+
     if is_folder_arg(ref):
         view = _inspect_folder(Path(ref))
         typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
@@ -126,6 +130,7 @@ def inspect(
 
 
 def _inspect_folder(folder: Path) -> PackageView:
+    from mppoci.cli.render import PackageView
     from mppoci.package.artifact import preview, read_source_manifest
 
     epoch = context.source_date_epoch()

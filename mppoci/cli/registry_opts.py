@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mppoci.registry.client import RegistryClient
-from mppoci.registry.credentials import Credentials, resolve
-from mppoci.registry.transport import TransportOptions
+if TYPE_CHECKING:
+    from mppoci.registry.client import RegistryClient
+    from mppoci.registry.credentials import Credentials
 
 CaFile = Annotated[
     Path | None, typer.Option("--ca-file", help="CA certificate (PEM) for a registry's TLS.")
@@ -31,6 +31,8 @@ PasswordStdin = Annotated[
 def credentials(
     registry: str, username: str | None = None, password_stdin: bool = False
 ) -> Credentials | None:
+    from mppoci.registry.credentials import resolve
+
     password = typer.get_text_stream("stdin").read().rstrip("\r\n") if password_stdin else None
     return resolve(registry, os.environ, username=username, password=password)
 
@@ -42,6 +44,9 @@ def client(
     timeout: float,
     creds: Credentials | None = None,
 ) -> RegistryClient:
+    from mppoci.registry.client import RegistryClient
+    from mppoci.registry.transport import TransportOptions
+
     if insecure:
         typer.echo(f"warning: --insecure: talking to {registry} without TLS", err=True)
     options = TransportOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 import typer
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from mppoci.cli import context, prompts
 from mppoci.digest import Digest
 from mppoci.errors import VerificationError
-from mppoci.signing.keys import short_id
-from mppoci.store.layout import Store
-from mppoci.trust import files
-from mppoci.trust.gate import Verified, verify
-from mppoci.trust.policy import TrustedKey, TrustPolicy
-from mppoci.trust.verdict import Verdict
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from mppoci.store.layout import Store
+    from mppoci.trust.gate import Verified
 
 
 def _ask_first_use(err: VerificationError) -> bool:
     """Offer to trust unknown signers, on a terminal only. True if one was added."""
+    from mppoci.signing.keys import short_id
+    from mppoci.trust import files
+    from mppoci.trust.policy import TrustedKey, TrustPolicy
+    from mppoci.trust.verdict import Verdict
+
     verdict = err.verdict
     if not isinstance(verdict, Verdict) or not prompts.interactive():
         return False
@@ -64,6 +69,9 @@ def verify_or_ask(
     origin: str | None = None,
 ) -> Verified:
     """Verify through the gate; on a terminal, offer first-use trust once."""
+    from mppoci.trust import files
+    from mppoci.trust.gate import verify
+
     locations = context.locations()
 
     def attempt() -> Verified:
@@ -87,6 +95,8 @@ def verify_or_ask(
 
 def remember(verified: Verified) -> None:
     """Record the verified version for rollback protection."""
+    from mppoci.trust import files
+
     if verified.package is None:
         return
     m = verified.package.manifest

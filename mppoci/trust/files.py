@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from mppoci.fsutil import atomic_write, locked
+from mppoci.fsutil import locked_update, read_optional
 from mppoci.locations import Locations
 from mppoci.trust.policy import TrustPolicy, parse_policy, policy_bytes
 from mppoci.trust.rollback import RollbackState, parse_rollback, rollback_bytes
@@ -20,47 +19,31 @@ def rollback_path(locations: Locations) -> Path:
     return locations.data / "rollback.json"
 
 
+def _policy(data: bytes | None) -> TrustPolicy:
+    # A missing file is the empty policy, which trusts nothing.
+    return TrustPolicy() if data is None else parse_policy(data)
+
+
+def _rollback(data: bytes | None) -> RollbackState:
+    return RollbackState() if data is None else parse_rollback(data)
+
+
 def load_policy(locations: Locations) -> TrustPolicy:
-    """The trust policy; a missing file is the empty policy, which trusts nothing."""
-    path = policy_path(locations)
-    try:
-        return parse_policy(path.read_bytes())
-    except FileNotFoundError:
-        return TrustPolicy()
+    return _policy(read_optional(policy_path(locations)))
 
 
 def load_rollback(locations: Locations) -> RollbackState:
-    try:
-        return parse_rollback(rollback_path(locations).read_bytes())
-    except FileNotFoundError:
-        return RollbackState()
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with locked(path.with_name(path.name + ".lock")):
-        yield
+    return _rollback(read_optional(rollback_path(locations)))
 
 
 def update_policy(
     locations: Locations, change: Callable[[TrustPolicy], TrustPolicy]
 ) -> TrustPolicy:
     """Apply ``change`` to the policy under a lock and write it atomically."""
-    path = policy_path(locations)
-    with _exclusive(path):
-        policy = change(load_policy(locations))
-        atomic_write(path, policy_bytes(policy), mode=0o644)
-    return policy
+    return locked_update(policy_path(locations), _policy, policy_bytes, change)
 
 
 def update_rollback(
     locations: Locations, change: Callable[[RollbackState], RollbackState]
 ) -> RollbackState:
-    path = rollback_path(locations)
-    with _exclusive(path):
-        before = load_rollback(locations)
-        after = change(before)
-        if after is not before:
-            atomic_write(path, rollback_bytes(after))
-    return after
+    return locked_update(rollback_path(locations), _rollback, rollback_bytes, change)

@@ -1,0 +1,1 @@
+"""Approvals: the user's consent to a package's permission set."""

@@ -1,0 +1,1 @@
+"""Policy: what a sandboxed package may do, compiled to what the engine enforces."""

@@ -1,0 +1,201 @@
+"""The permission compiler: (verified manifest, approval bindings, runtime)
+-> one frozen :class:`ContainerSpec`. Pure: host paths arrive already
+resolved (symlinks followed) by the caller, so every decision here is on values.
+
+Nothing is granted that the manifest does not declare and the user did not
+bind. Every refusal names what was asked and why it cannot be given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from types import MappingProxyType
+
+from mppoci.digest import Digest
+from mppoci.errors import UserInputError
+from mppoci.manifest import Access, Manifest
+from mppoci.policy.seccomp import allowed_names, compose, groups_for, profile_text
+from mppoci.policy.spec import (
+    PACKAGE_MOUNT,
+    ContainerSpec,
+    EnvVar,
+    Mount,
+    MountKind,
+    Network,
+)
+
+# Host paths never bound into a sandbox (conventions), nor anything below them.
+NEVER_BIND = (
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/run",
+    "/var/run",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+)
+_SOCKET_NAMES = ("docker.sock", "containerd.sock")
+
+
+class PolicyError(UserInputError):
+    """What the user asked for cannot be granted to this package."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bindings:
+    """What the user supplies at run time: host folders for declared
+    filesystem entries (already resolved), values for declared variables,
+    and the names of the volumes that hold declared storage."""
+
+    mounts: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)
+
+
+def _under(path: PurePosixPath, folder: PurePosixPath) -> bool:
+    return path == folder or folder in path.parents
+
+
+def refusal_for_host_path(path: str, protected: Sequence[str]) -> str | None:
+    """Why ``path`` (resolved, absolute) may never be bound, or None. Pure."""
+    p = PurePosixPath(path)
+    if not p.is_absolute() or ".." in p.parts:
+        return "it is not an absolute, resolved path"
+    if p == PurePosixPath("/"):
+        return "it is the host's root folder"
+    if p.name in _SOCKET_NAMES or ("docker" in p.name and p.name.endswith(".sock")):
+        return "it is a container engine socket (full control of the host)"
+    for folder in NEVER_BIND:
+        if _under(p, PurePosixPath(folder)):
+            return f"it is in {folder}, a system folder"
+    for folder in protected:
+        guarded = PurePosixPath(folder)
+        if _under(p, guarded) or _under(guarded, p):
+            return (
+                f"it holds or is inside mppoci's own folder {folder} (a tool that could "
+                "write there could approve itself or rewrite the audit log)"
+            )
+    return None
+
+
+def _mounts(manifest: Manifest, bindings: Bindings, protected: Sequence[str]) -> list[Mount]:
+    declared = {entry.name: entry for entry in manifest.permissions.filesystem}
+    for name in bindings.mounts:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise PolicyError(
+                f"--mount {name}=...: {manifest.name} declares no filesystem entry named {name!r}",
+                hint=f"declared entries: {known}",
+            )
+    mounts = []
+    for entry in manifest.permissions.filesystem:
+        host = bindings.mounts.get(entry.name)
+        if host is None:
+            # An unbound entry gets nothing: the path simply does not exist.
+            continue
+        why_not = refusal_for_host_path(host, protected)
+        if why_not:
+            raise PolicyError(
+                f"--mount {entry.name}={host} is refused: {why_not}",
+                hint="bind a folder that holds only what the tool needs",
+            )
+        mounts.append(
+            Mount(
+                kind=MountKind.BIND,
+                source=host,
+                target=entry.path,
+                read_only=entry.access is not Access.READ_WRITE,
+                purpose=f"filesystem {entry.name}",
+            )
+        )
+    for volume in manifest.permissions.storage:
+        source = bindings.volumes.get(volume.name)
+        if source is None:
+            raise PolicyError(f"no volume was prepared for storage {volume.name!r}")
+        mounts.append(Mount(MountKind.VOLUME, source, volume.path, False, f"storage {volume.name}"))
+    return mounts
+
+
+def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
+    declared = {v.name: v for v in manifest.permissions.env}
+    undeclared = sorted(set(bindings.env) - set(declared))
+    if undeclared:
+        raise PolicyError(
+            f"{manifest.name} does not declare the environment variable(s) "
+            f"{', '.join(undeclared)}; undeclared variables are never passed",
+            hint="declared: " + (", ".join(sorted(declared)) or "none"),
+        )
+    out = []
+    for var in manifest.permissions.env:
+        if var.name in bindings.env:
+            out.append(EnvVar(var.name, bindings.env[var.name], var.secret))
+        elif var.required:
+            raise PolicyError(
+                f"{manifest.name} requires the environment variable {var.name} ({var.why})",
+                hint=f"pass --env {var.name}=VALUE, or --env {var.name} to take it from "
+                "your environment",
+            )
+    return out
+
+
+def compile_spec(
+    manifest: Manifest,
+    digest: Digest,
+    *,
+    bindings: Bindings,
+    content_dir: str,
+    protected: Sequence[str],
+    args: Sequence[str] = (),
+    run_id: str = "",
+) -> ContainerSpec:
+    """Compile the sandbox for one run. Raises PolicyError."""
+    if manifest.runtime.digest is None:
+        raise PolicyError(f"{manifest.name} does not pin its runtime by digest")
+    if manifest.permissions.egress:
+        hosts = ", ".join(f"{e.host}:{e.port}" for e in manifest.permissions.egress)
+        raise PolicyError(
+            f"{manifest.name} declares network egress ({hosts}), which this mppoci cannot "
+            "enforce yet; it refuses rather than grant more than declared",
+            hint="run a version of the package without network access, or upgrade mppoci",
+        )
+    resources = manifest.permissions.resources
+    profile = compose(groups_for(network=False))
+    mounts = [
+        Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content"),
+        *_mounts(manifest, bindings, protected),
+    ]
+    labels = {
+        "dev.mppoci.package": manifest.name,
+        "dev.mppoci.version": manifest.version,
+        "dev.mppoci.digest": digest,
+    }
+    if run_id:
+        labels["dev.mppoci.run"] = run_id
+    return ContainerSpec(
+        image=_image(manifest),
+        argv=(*manifest.entrypoint, *args),
+        seccomp_profile=profile_text(profile),
+        seccomp_allowed=len(allowed_names(profile)),
+        mounts=tuple(mounts),
+        env=tuple(_env(manifest, bindings)),
+        network=Network.NONE,
+        memory_bytes=resources.memory.byte_count,
+        nano_cpus=resources.millicores * 1_000_000,
+        pids_limit=resources.pids,
+        timeout_seconds=resources.timeout.seconds,
+        tmp_bytes=resources.tmp.byte_count,
+        labels=MappingProxyType(labels),
+        package_digest=digest,
+    )
+
+
+def _image(manifest: Manifest) -> str:
+    runtime = manifest.runtime
+    assert runtime.digest is not None
+    if runtime.is_registry_reference:
+        return f"{runtime.name}@{runtime.digest}"
+    return runtime.digest  # a local image ID
