@@ -22,6 +22,7 @@ from mppoci.cli import (
     package_cmds,
     registry_cmds,
     runtime_cmds,
+    sandbox_cmds,
     signing_cmds,
     trust_cmds,
 )
@@ -40,6 +41,7 @@ package_cmds.register(app)
 signing_cmds.register(app)
 registry_cmds.register(app)
 bundle_cmds.register(app)
+sandbox_cmds.register(app)
 app.add_typer(lock_cmds.app, name="lock")
 app.add_typer(trust_cmds.app, name="trust")
 app.add_typer(runtime_cmds.app, name="runtime")

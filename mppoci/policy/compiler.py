@@ -49,11 +49,11 @@ class PolicyError(UserInputError):
 class Bindings:
     """What the user supplies at run time: host folders for declared
     filesystem entries (already resolved), values for declared variables,
-    and the names of the volumes that hold declared storage."""
+    and the folders mppoci keeps for declared storage."""
 
     mounts: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
-    volumes: Mapping[str, str] = field(default_factory=dict)
+    storage: Mapping[str, str] = field(default_factory=dict)
 
 
 def _under(path: PurePosixPath, folder: PurePosixPath) -> bool:
@@ -113,10 +113,10 @@ def _mounts(manifest: Manifest, bindings: Bindings, protected: Sequence[str]) ->
             )
         )
     for volume in manifest.permissions.storage:
-        source = bindings.volumes.get(volume.name)
+        source = bindings.storage.get(volume.name)
         if source is None:
-            raise PolicyError(f"no volume was prepared for storage {volume.name!r}")
-        mounts.append(Mount(MountKind.VOLUME, source, volume.path, False, f"storage {volume.name}"))
+            raise PolicyError(f"no folder was prepared for storage {volume.name!r}")
+        mounts.append(Mount(MountKind.BIND, source, volume.path, False, f"storage {volume.name}"))
     return mounts
 
 

@@ -49,10 +49,11 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "labels": dict(spec.labels),
         "ipc_mode": "private",
         "ulimits": [{"Name": "core", "Soft": 0, "Hard": 0}],
+        # With detach False, docker-py sets StdinOnce: the tool's stdin closes
+        # when ours does, so a tool reading to EOF finishes.
         "stdin_open": True,
-        "stdin_once": True,
         "tty": False,
-        "detach": True,
+        "detach": False,
     }
 
 

@@ -19,14 +19,13 @@ TMP_MOUNT = "/tmp"  # noqa: S108 (a path inside the container)
 
 
 class MountKind(StrEnum):
-    BIND = "bind"  # a host folder the user named
-    VOLUME = "volume"  # a persistent volume mppoci keeps for the package
+    BIND = "bind"  # a host folder: package content, one the user named, or declared storage
 
 
 @dataclass(frozen=True, slots=True)
 class Mount:
     kind: MountKind
-    source: str  # resolved host path, or volume name
+    source: str  # resolved host path
     target: str
     read_only: bool
     purpose: str  # "package content", "filesystem data", "storage cache"

@@ -1,0 +1,341 @@
+"""Commands of the sandbox: approve, approvals, policy show, run."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mppoci.cli import context, prompts, verifying
+from mppoci.errors import Error, UserInputError
+
+if TYPE_CHECKING:
+    from mppoci.approval.records import Decision
+    from mppoci.manifest import Manifest
+    from mppoci.sandbox.launch import RunRequest
+    from mppoci.trust.gate import Verified
+
+approvals_app = typer.Typer(help="List and revoke approvals.", no_args_is_help=True)
+policy_app = typer.Typer(help="Show what a sandbox enforces.", no_args_is_help=True)
+
+MountOpt = Annotated[
+    list[str] | None,
+    typer.Option("--mount", help="NAME=HOST_PATH for a declared filesystem entry."),
+]
+EnvOpt = Annotated[
+    list[str] | None,
+    typer.Option("--env", help="NAME=VALUE, or NAME to take it from your environment."),
+]
+
+EXIT_MPPOCI_FAILED = 125  # Docker's convention: mppoci itself refused or failed
+
+
+def _verified(reference: str, allow_downgrade: bool = False) -> Verified:
+    pinned = context.pinned(reference)
+    verified = verifying.verify_or_ask(
+        context.store(), context.resolve_local(pinned), allow_downgrade=allow_downgrade
+    )
+    if verified.package is None:
+        raise UserInputError(f"{reference} is an OCI image, not an mppoci package")
+    verifying.remember(verified)
+    return verified
+
+
+def _show_permissions(manifest: Manifest, decision: Decision) -> None:
+    from mppoci.approval.records import Status
+    from mppoci.approval.words import permission_lines
+
+    typer.echo(f"\n{manifest.name} {manifest.version} by {manifest.publisher} asks to:", err=True)
+    for line in permission_lines(manifest):
+        typer.echo(f"  - {line}", err=True)
+    if decision.status is Status.CHANGED:
+        typer.echo("\nCompared with what you approved before:", err=True)
+        for line in decision.added:
+            typer.echo(f"  + {line}", err=True)
+        for line in decision.removed:
+            typer.echo(f"  - {line}", err=True)
+
+
+def _record(manifest: Manifest, verified: Verified, how: str) -> None:
+    from functools import partial
+
+    from mppoci.approval.files import update_approvals
+    from mppoci.approval.records import Approval, Approvals
+    from mppoci.approval.words import permission_lines
+    from mppoci.manifest import permissions_digest
+
+    approval = Approval(
+        package=manifest.name,
+        publisher=manifest.publisher,
+        digest=verified.digest,
+        permissions=permissions_digest(manifest),
+        lines=permission_lines(manifest),
+        approved_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        approved_by=getpass.getuser(),
+        how=how,
+    )
+    update_approvals(context.locations(), partial(Approvals.with_approval, approval=approval))
+
+
+def _ask_and_record(manifest: Manifest, verified: Verified, decision: Decision) -> bool:
+    _show_permissions(manifest, decision)
+    if not prompts.confirm("\nAllow this package to run with these permissions?"):
+        return False
+    _record(manifest, verified, "terminal")
+    return True
+
+
+def approve(
+    reference: Annotated[str, typer.Argument(help="A package in the local store.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve without asking (recorded as scripted).")
+    ] = False,
+) -> None:
+    """Show what a package may do, and approve it to run with exactly that."""
+    from mppoci.approval.check import decide
+    from mppoci.approval.records import Status
+
+    verified = _verified(reference)
+    assert verified.package is not None
+    manifest = verified.package.manifest
+    decision = decide(context.locations(), manifest)
+    if decision.status is Status.APPROVED:
+        typer.echo(f"{manifest.name} is already approved with these permissions", err=True)
+        return
+    if yes:
+        _show_permissions(manifest, decision)
+        _record(manifest, verified, "--yes (scripted)")
+    elif not prompts.interactive():
+        raise UserInputError(
+            "approval needs a person at a terminal",
+            hint="run it on a terminal, or pass --yes in a script (recorded as such)",
+        )
+    elif not _ask_and_record(manifest, verified, decision):
+        raise UserInputError(f"{manifest.name} was not approved")
+    typer.echo(f"approved {manifest.name} {manifest.version}", err=True)
+
+
+@approvals_app.command("list")
+def approvals_list(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List approved packages."""
+    from mppoci.approval.files import load_approvals
+
+    approvals = sorted(
+        load_approvals(context.locations()).by_package.values(), key=lambda a: a.package
+    )
+    if json_out:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "package": a.package,
+                        "publisher": a.publisher,
+                        "digest": a.digest,
+                        "permissions": a.permissions,
+                        "approvedAt": a.approved_at,
+                        "approvedBy": a.approved_by,
+                        "how": a.how,
+                        "allows": list(a.lines),
+                    }
+                    for a in approvals
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not approvals:
+        typer.echo("no package is approved", err=True)
+    for a in approvals:
+        typer.echo(
+            f"{a.package:<30} {a.approved_at}  by {a.approved_by} ({a.how})  {a.digest[:19]}"
+        )
+
+
+@approvals_app.command("revoke")
+def approvals_revoke(
+    reference: Annotated[str, typer.Argument(help="A package name (publisher/tool[:version]).")],
+) -> None:
+    """Withdraw an approval: the package will not run until approved again."""
+    from functools import partial
+
+    from mppoci.approval.files import load_approvals, update_approvals
+    from mppoci.approval.records import Approvals
+    from mppoci.errors import NotFoundError
+
+    name = reference.split(":", 1)[0]
+    if name not in load_approvals(context.locations()).by_package:
+        raise NotFoundError(f"{name} has no approval", hint="see `mppoci approvals list`")
+    update_approvals(context.locations(), partial(Approvals.without, package=name))
+    typer.echo(f"revoked the approval of {name}", err=True)
+
+
+def _request(mount: list[str] | None, env: list[str] | None, args: list[str] | None) -> RunRequest:
+    from mppoci.sandbox.launch import RunRequest
+
+    mounts: dict[str, str] = {}
+    for item in mount or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserInputError(f"--mount {item!r}: expected NAME=HOST_PATH")
+        mounts[name] = path
+    values: dict[str, str | None] = {}
+    for item in env or []:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise UserInputError(f"--env {item!r}: expected NAME=VALUE or NAME")
+        values[name] = value if sep else None
+    return RunRequest(mounts=mounts, env=values, args=tuple(args or ()))
+
+
+@policy_app.command("show")
+def policy_show(
+    reference: Annotated[str, typer.Argument(help="A package in the local store.")],
+    output: Annotated[
+        str, typer.Option("--format", help="text, json, docker or seccomp.")
+    ] = "text",
+    mount: MountOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Show exactly what a sandbox for this package enforces."""
+    from pathlib import Path
+
+    from mppoci.policy.compiler import compile_spec
+    from mppoci.policy.render_docker import docker_create_kwargs, docker_run_text
+    from mppoci.sandbox.launch import resolve_bindings
+
+    if output not in ("text", "json", "docker", "seccomp"):
+        raise UserInputError(f"--format {output!r}: use text, json, docker or seccomp")
+    verified = _verified(reference)
+    assert verified.package is not None
+    manifest = verified.package.manifest
+    request = _request(mount, env, None)
+    # Required variables the user did not give are shown as placeholders.
+    placeholders = {v.name: f"<{v.name}>" for v in manifest.permissions.env if v.required}
+    request_env = {**placeholders, **{k: v for k, v in request.env.items()}}
+    bindings = resolve_bindings(
+        manifest,
+        type(request)(request.mounts, request_env, ()),
+        context.locations(),
+        {**os.environ, **placeholders},
+        create=False,
+    )
+    spec = compile_spec(
+        manifest,
+        verified.digest,
+        bindings=bindings,
+        content_dir=str(Path("<unpacked package content>")),
+        protected=[str(p) for p in context.locations().protected()],
+    )
+    if output == "seccomp":
+        typer.echo(json.dumps(json.loads(spec.seccomp_profile), indent=2))
+    elif output == "docker":
+        typer.echo(docker_run_text(spec))
+    elif output == "json":
+        kwargs = docker_create_kwargs(spec)
+        kwargs["security_opt"] = [
+            o if not o.startswith("seccomp=") else "seccomp=<profile>"
+            for o in kwargs["security_opt"]
+        ]
+        kwargs["environment"] = {e.name: ("<secret>" if e.secret else e.value) for e in spec.env}
+        typer.echo(json.dumps({"docker": kwargs, "seccompAllowed": spec.seccomp_allowed}, indent=2))
+    else:
+        from mppoci.approval.words import permission_lines
+
+        typer.echo(f"{manifest.name} {manifest.version} ({verified.digest})")
+        for line in permission_lines(manifest):
+            typer.echo(f"  - {line}")
+        typer.echo(
+            f"\nEnforced: read-only root, user {spec.user}, all capabilities dropped, "
+            f"no-new-privileges, network {spec.network.value}, seccomp allows "
+            f"{spec.seccomp_allowed} syscalls, /tmp noexec tmpfs of {spec.tmp_bytes} bytes,\n"
+            f"memory {spec.memory_bytes} bytes (no swap), {spec.nano_cpus / 1e9:g} CPU, "
+            f"{spec.pids_limit} processes, timeout {spec.timeout_seconds:g} s"
+        )
+        typer.echo("Mounts:")
+        for m in spec.mounts:
+            access = "read-only" if m.read_only else "read-write"
+            typer.echo(f"  {m.target} <- {m.source} ({access}, {m.purpose})")
+
+
+def run(
+    reference: Annotated[str, typer.Argument(help="A package in the local store.")],
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments for the tool (after --).")
+    ] = None,
+    mount: MountOpt = None,
+    env: EnvOpt = None,
+    allow_downgrade: Annotated[
+        bool,
+        typer.Option("--allow-downgrade", help="Accept an older version than verified before."),
+    ] = False,
+) -> None:
+    """Verify, check approval, and run a package in a fresh locked-down container.
+
+    Exits with the tool's exit code; 125 when mppoci itself refused or failed."""
+    try:
+        code = _run(reference, args, mount, env, allow_downgrade)
+    except Error as e:
+        typer.echo(f"mppoci: error: {e.diagnostics()}", err=True)
+        raise typer.Exit(EXIT_MPPOCI_FAILED) from None
+    raise typer.Exit(code)
+
+
+def _run(
+    reference: str,
+    args: list[str] | None,
+    mount: list[str] | None,
+    env: list[str] | None,
+    allow_downgrade: bool,
+) -> int:
+    from mppoci.approval.check import approved_by_lock, decide, refusal
+    from mppoci.approval.records import Status
+    from mppoci.lockfile import load_lock
+    from mppoci.sandbox.launch import launch
+
+    request = _request(mount, env, args)
+    verified = _verified(reference, allow_downgrade)
+    assert verified.package is not None
+    manifest = verified.package.manifest
+    decision = decide(context.locations(), manifest)
+    approved = decision.status is Status.APPROVED or approved_by_lock(
+        load_lock(context.lock_file()), manifest, verified.digest
+    )
+    if not approved and not (
+        prompts.interactive() and _ask_and_record(manifest, verified, decision)
+    ):
+        raise refusal(manifest, decision, reference)
+    result = launch(
+        context.store(),
+        verified.package,
+        request,
+        context.locations(),
+        stdin=sys.stdin.buffer,
+        stdout=sys.stdout.buffer,
+        stderr=sys.stderr.buffer,
+    )
+    resources = manifest.permissions.resources
+    if result.timed_out:
+        typer.echo(
+            f"mppoci: {manifest.name} ran out of time ({resources.timeout.text}) and was stopped",
+            err=True,
+        )
+    if result.oom_killed:
+        typer.echo(
+            f"mppoci: {manifest.name} ran out of memory ({resources.memory.text}) and was stopped",
+            err=True,
+        )
+    return result.exit_code
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(approve)
+    app.add_typer(approvals_app, name="approvals")
+    app.add_typer(policy_app, name="policy")
+    app.command(context_settings={"allow_interspersed_args": False})(run)

@@ -1,0 +1,1 @@
+"""The sandbox: one fresh, locked-down container per invocation."""

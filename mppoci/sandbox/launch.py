@@ -1,0 +1,145 @@
+"""One run of a verified, approved package: bindings resolved on the host,
+content unpacked fresh from verified bytes, spec compiled, container run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import IO
+
+from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
+from mppoci.locations import Locations
+from mppoci.manifest import Manifest
+from mppoci.package.extract import extract_content
+from mppoci.package.stored import StoredPackage
+from mppoci.policy.compiler import Bindings, compile_spec
+from mppoci.policy.spec import ContainerSpec
+from mppoci.sandbox.docker_runner import RunResult, run_container
+from mppoci.store.layout import Store
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What the user asked for: ``mounts`` name -> host path as typed; ``env``
+    name -> value, or None to take the value from the host's environment."""
+
+    mounts: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+
+
+def _host_folder(name: str, typed: str) -> str:
+    path = Path(typed).expanduser()
+    if not path.exists():
+        raise NotFoundError(f"--mount {name}={typed}: {path} does not exist")
+    # Resolved here, so the compiler judges where a symlink really points.
+    return os.path.realpath(path)
+
+
+def _storage_folder(locations: Locations, manifest: Manifest, name: str, *, create: bool) -> str:
+    key = sha256(manifest.name.encode()).hexdigest()[:16]
+    folder = locations.data / "storage" / f"{manifest.publisher}-{manifest.tool_name}-{key}" / name
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+        # The sandbox runs as nobody; the folders above it stay private to the user.
+        folder.chmod(0o777)
+    return str(folder)
+
+
+def resolve_bindings(
+    manifest: Manifest,
+    request: RunRequest,
+    locations: Locations,
+    environ: Mapping[str, str],
+    *,
+    create: bool = True,
+) -> Bindings:
+    env: dict[str, str] = {}
+    for name, value in request.env.items():
+        if value is None:
+            if name not in environ:
+                raise UserInputError(
+                    f"--env {name}: {name} is not set in your environment",
+                    hint=f"set it, or pass --env {name}=VALUE",
+                )
+            value = environ[name]
+        env[name] = value
+    return Bindings(
+        mounts={name: _host_folder(name, path) for name, path in request.mounts.items()},
+        env=env,
+        storage={
+            s.name: _storage_folder(locations, manifest, s.name, create=create)
+            for s in manifest.permissions.storage
+        },
+    )
+
+
+def prepare_spec(
+    package: StoredPackage,
+    request: RunRequest,
+    locations: Locations,
+    content_dir: Path,
+    environ: Mapping[str, str],
+) -> ContainerSpec:
+    return compile_spec(
+        package.manifest,
+        package.digest,
+        bindings=resolve_bindings(package.manifest, request, locations, environ),
+        content_dir=str(content_dir),
+        protected=[str(p) for p in locations.protected()],
+        args=request.args,
+        run_id=secrets.token_hex(8),
+    )
+
+
+def unpack(store: Store, package: StoredPackage, target: Path) -> None:
+    """Unpack the content layer fresh from the store (re-hashed while read)."""
+    with store.open_verified(package.oci.layers[0].digest, what="package content") as f:
+        extract_content(f, target, limits=store.limits)
+
+
+def launch(
+    store: Store,
+    package: StoredPackage,
+    request: RunRequest,
+    locations: Locations,
+    *,
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    environ: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Run a package that the caller verified and whose approval it checked.
+
+    Raises PolicyError, RuntimeEngineError, UntrustedContentError."""
+    from mppoci.docker_engine import connect
+
+    client = connect()
+    with tempfile.TemporaryDirectory(prefix="mppoci-run-") as tmp:
+        content = Path(tmp) / "pkg"
+        unpack(store, package, content)
+        spec = prepare_spec(
+            package, request, locations, content, environ if environ is not None else os.environ
+        )
+        _check_runtime(client, spec)
+        return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+
+
+def _check_runtime(client: object, spec: ContainerSpec) -> None:
+    import docker.errors
+
+    try:
+        image = client.images.get(spec.image)  # type: ignore[attr-defined]
+    except docker.errors.ImageNotFound:
+        raise RuntimeEngineError(
+            f"the runtime image {spec.image} that the package pins is not on this machine",
+            hint="build it (`mppoci runtime build NAME`) or pull it by digest "
+            "(`mppoci runtime pull REGISTRY/REPO@DIGEST`)",
+        ) from None
+    if spec.image.startswith("sha256:") and image.id != spec.image:
+        raise RuntimeEngineError(f"the engine resolved {spec.image} to another image ({image.id})")
