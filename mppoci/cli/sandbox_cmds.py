@@ -294,23 +294,25 @@ def _run(
     env: list[str] | None,
     allow_downgrade: bool,
 ) -> int:
-    from mppoci.approval.check import approved_by_lock, decide, refusal
-    from mppoci.approval.records import Status
-    from mppoci.lockfile import load_lock
+    from mppoci.api import require_approval
+    from mppoci.approval.check import NotApprovedError, decide
     from mppoci.sandbox.launch import launch
 
     request = _request(mount, env, args)
     verified = _verified(reference, allow_downgrade)
     assert verified.package is not None
     manifest = verified.package.manifest
-    decision = decide(context.locations(), manifest)
-    approved = decision.status is Status.APPROVED or approved_by_lock(
-        load_lock(context.lock_file()), manifest, verified.digest
-    )
-    if not approved and not (
-        prompts.interactive() and _ask_and_record(manifest, verified, decision)
-    ):
-        raise refusal(manifest, decision, reference)
+    try:
+        require_approval(
+            context.locations(),
+            verified.package,
+            lock_file=context.lock_file(),
+            reference=reference,
+        )
+    except NotApprovedError:
+        decision = decide(context.locations(), manifest)
+        if not (prompts.interactive() and _ask_and_record(manifest, verified, decision)):
+            raise
     result = launch(
         context.store(),
         verified.package,
@@ -338,4 +340,4 @@ def register(app: typer.Typer) -> None:
     app.command()(approve)
     app.add_typer(approvals_app, name="approvals")
     app.add_typer(policy_app, name="policy")
-    app.command(context_settings={"allow_interspersed_args": False})(run)
+    app.command()(run)

@@ -1,0 +1,194 @@
+"""`mppoci run` and the Python API with the real engine: streams, exit codes,
+approvals (and their re-approval on changed permissions), the lock file as CI's
+approval, and `policy show`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mppoci import api
+from mppoci.approval.check import NotApprovedError
+from mppoci.locations import locate
+from tests.conftest import MPPOCI
+
+pytestmark = pytest.mark.integration
+PASSWORD = "run-tests"
+
+MANIFEST = """\
+schemaVersion: 1
+name: acme/echo
+version: {version}
+description: Echo stdin, then exit with the code given as argument.
+authors: [Ada]
+license: MIT
+runtime: busybox
+entrypoint: ["/bin/sh", "/pkg/run.sh"]
+protocol: cli
+tools: [{{name: echo, description: Echo, annotations: {{readOnlyHint: true}}}}]
+permissions:
+  env:
+    - {{name: GREETING, why: says hello}}
+{extra}
+"""
+
+SCRIPT = '#!/bin/sh\necho "greeting=${GREETING:-none}"\ncat\necho "to stderr" >&2\nexit "${1:-0}"\n'
+
+
+def _mppoci(
+    home: Path, *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MPPOCI), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=300,
+        check=False,
+        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": PASSWORD},
+        cwd=cwd,
+    )
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def busybox_runtime() -> None:
+    subprocess.run([str(MPPOCI), "runtime", "build", "busybox"], check=True, capture_output=True)
+
+
+@pytest.fixture
+def signed(tmp_path: Path, busybox_runtime: None) -> dict[str, Path]:
+    home = tmp_path / "home"
+    key = tmp_path / "acme"
+    _ok(_mppoci(home, "key", "generate", "--output-key-prefix", str(key)))
+    _ok(_mppoci(home, "trust", "add", f"{key}.pub", "--publisher", "acme"))
+    return {"home": home, "key": Path(f"{key}.key"), "tmp": tmp_path}
+
+
+def _publish(s: dict[str, Path], version: str = "1.0.0", extra: str = "") -> str:
+    folder = s["tmp"] / f"pkg-{version}"
+    folder.mkdir()
+    (folder / "mpp.yaml").write_text(MANIFEST.format(version=version, extra=extra))
+    (folder / "run.sh").write_text(SCRIPT)
+    digest = _ok(_mppoci(s["home"], "build", str(folder)))
+    _ok(_mppoci(s["home"], "sign", f"acme/echo:{version}", "--key", str(s["key"])))
+    return digest
+
+
+def test_run_streams_io_and_returns_the_tools_exit_code(signed: dict[str, Path]) -> None:
+    _publish(signed)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    result = _mppoci(
+        signed["home"], "run", "acme/echo", "--env", "GREETING=hi", "--", "3", stdin="from stdin\n"
+    )
+    assert result.returncode == 3
+    assert result.stdout == "greeting=hi\nfrom stdin\n"
+    assert "to stderr" in result.stderr
+
+
+def test_unapproved_package_is_refused_without_a_terminal(signed: dict[str, Path]) -> None:
+    _publish(signed)
+    result = _mppoci(signed["home"], "run", "acme/echo")
+    assert result.returncode == 125
+    assert "has not been approved" in result.stderr and "mppoci approve acme/echo" in result.stderr
+
+
+def test_update_with_same_permissions_keeps_approval_and_more_needs_a_new_one(
+    signed: dict[str, Path],
+) -> None:
+    _publish(signed, "1.0.0")
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    _publish(signed, "1.1.0")  # same permissions, new digest
+    assert _mppoci(signed["home"], "run", "acme/echo").returncode == 0
+    more = "    - {name: TOKEN, why: calls an API, secret: true}"
+    _publish(signed, "1.2.0", extra=more)
+    result = _mppoci(signed["home"], "run", "acme/echo")
+    assert result.returncode == 125
+    assert "asks for other permissions than you approved" in result.stderr
+    assert "+ Receive the secret environment variable TOKEN: calls an API" in result.stderr
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    assert _mppoci(signed["home"], "run", "acme/echo").returncode == 0
+
+
+def test_revoked_approval_stops_the_next_run(signed: dict[str, Path]) -> None:
+    _publish(signed)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    listed = json.loads(_ok(_mppoci(signed["home"], "approvals", "list", "--json")))
+    assert listed[0]["package"] == "acme/echo" and listed[0]["how"] == "--yes (scripted)"
+    _ok(_mppoci(signed["home"], "approvals", "revoke", "acme/echo"))
+    assert _mppoci(signed["home"], "run", "acme/echo").returncode == 125
+
+
+def test_reviewed_lock_file_is_the_approval_in_ci(signed: dict[str, Path]) -> None:
+    digest = _publish(signed)
+    work = signed["tmp"] / "ci"
+    work.mkdir()
+    _ok(_mppoci(signed["home"], "lock", "add", "acme/echo:1.0.0", cwd=work))
+    result = _mppoci(signed["home"], "run", "acme/echo:1.0.0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "pins acme/echo:1.0.0 to " + digest in result.stderr
+
+
+def test_python_api_runs_approved_packages_and_refuses_others(
+    signed: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _publish(signed)
+    monkeypatch.setenv("MPPOCI_HOME", str(signed["home"]))
+    monkeypatch.chdir(signed["tmp"])
+    with pytest.raises(NotApprovedError):
+        api.run("acme/echo")
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    outcome = api.run(
+        "acme/echo", args=["4"], stdin=b"abc", env={"GREETING": "api"}, locations=locate()
+    )
+    assert outcome.exit_code == 4
+    assert outcome.stdout == b"greeting=api\nabc"
+    assert not outcome.timed_out and not outcome.oom_killed
+
+
+def test_missing_runtime_image_is_a_clear_refusal(signed: dict[str, Path]) -> None:
+    folder = signed["tmp"] / "ghost"
+    folder.mkdir()
+    ghost = MANIFEST.format(version="1.0.0", extra="").replace(
+        "runtime: busybox", "runtime: busybox@sha256:" + "0" * 64
+    )
+    (folder / "mpp.yaml").write_text(ghost)
+    (folder / "run.sh").write_text(SCRIPT)
+    _ok(_mppoci(signed["home"], "build", str(folder)))
+    _ok(_mppoci(signed["home"], "sign", "acme/echo", "--key", str(signed["key"])))
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    result = _mppoci(signed["home"], "run", "acme/echo")
+    assert result.returncode == 125
+    assert "is not on this machine" in result.stderr and "runtime" in result.stderr
+
+
+def test_policy_show_renders_what_will_be_enforced(signed: dict[str, Path]) -> None:
+    _publish(signed)
+    text = _ok(_mppoci(signed["home"], "policy", "show", "acme/echo"))
+    assert "read-only root" in text and "network none" in text
+    docker = _ok(_mppoci(signed["home"], "policy", "show", "acme/echo", "--format", "docker"))
+    for flag in (
+        "--read-only",
+        "--cap-drop=ALL",
+        "--network=none",
+        "--user=65534:65534",
+        "--security-opt=no-new-privileges:true",
+        "--pids-limit=64",
+    ):
+        assert flag in docker
+    profile = json.loads(
+        _ok(_mppoci(signed["home"], "policy", "show", "acme/echo", "--format", "seccomp"))
+    )
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    as_json = json.loads(
+        _ok(_mppoci(signed["home"], "policy", "show", "acme/echo", "--format", "json"))
+    )
+    assert as_json["docker"]["read_only"] is True and as_json["docker"]["cap_drop"] == ["ALL"]
