@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mppoci.cli import context
+from mppoci.cli import context, registry_opts
 
 app = typer.Typer(
     help="Build and list runtime images (recipes in runtimes/).", no_args_is_help=True
@@ -52,3 +52,52 @@ def list_(
     for r in rows:
         built = r["imageId"] or "not built (mppoci runtime build NAME)"
         typer.echo(f"{r['name']:<10}  {built}  {r['description']}")
+
+
+@app.command("push")
+def push(
+    runtime: Annotated[str, typer.Argument(help="A recipe name built here, or an image ID.")],
+    destination: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY to push to.")],
+    ca_file: registry_opts.CaFile = None,
+    insecure: registry_opts.Insecure = False,
+    timeout: registry_opts.Timeout = 30.0,
+) -> None:
+    """Push a runtime image so packages pinned to it can run on other machines."""
+    from mppoci.digest import Digest, is_digest
+    from mppoci.docker_engine import connect
+    from mppoci.errors import NotFoundError
+    from mppoci.reference import parse_remote
+    from mppoci.runtimes.images import local_runtime_id
+    from mppoci.runtimes.transfer import push_runtime
+
+    image_id = Digest(runtime) if is_digest(runtime) else local_runtime_id(runtime)
+    if image_id is None:
+        raise NotFoundError(
+            f"runtime {runtime!r} is not built here", hint=f"`mppoci runtime build {runtime}`"
+        )
+    dest = parse_remote(destination)
+    client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
+    with context.store().staging() as scratch:
+        tag = push_runtime(connect(), client, image_id, dest, scratch)
+    typer.echo(f"pushed {image_id} as {dest.registry}/{dest.repository}:{tag}", err=True)
+    typer.echo(image_id)
+
+
+@app.command("pull")
+def pull(
+    source: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY@sha256:<image id>")],
+    ca_file: registry_opts.CaFile = None,
+    insecure: registry_opts.Insecure = False,
+    timeout: registry_opts.Timeout = 30.0,
+) -> None:
+    """Pull a runtime image by its ID (the digest a package pins) into Docker."""
+    from mppoci.docker_engine import connect
+    from mppoci.reference import parse_remote
+    from mppoci.runtimes.transfer import pull_runtime
+
+    ref = parse_remote(source)
+    client = registry_opts.client(ref.registry, ca_file, insecure, timeout)
+    with context.store().staging() as scratch:
+        image_id = pull_runtime(connect(), client, ref, scratch)
+    typer.echo(f"loaded runtime {image_id}", err=True)
+    typer.echo(image_id)
