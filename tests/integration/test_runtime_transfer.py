@@ -20,7 +20,8 @@ def test_image(docker_client: Any, tmp_path: Path, cli: CliRunner) -> Any:
     """A small image of our own (busybox runtime plus a marker file)."""
     assert cli("runtime", "build", "busybox").returncode == 0
     (tmp_path / "Dockerfile").write_text(
-        "FROM mppoci-runtime/busybox:latest\nUSER 0:0\nRUN echo runtime-transfer > /marker\nUSER 65534:65534\n"
+        "FROM mppoci-runtime/busybox:latest\nUSER 0:0\n"
+        "RUN echo runtime-transfer > /marker\nUSER 65534:65534\n"
     )
     image, _ = docker_client.images.build(path=str(tmp_path), tag="mppoci-test/transfer:1", rm=True)
     yield image
