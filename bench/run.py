@@ -70,8 +70,68 @@ def verify_large_package(size_mb: int = 50) -> tuple[str, float, float]:
     return f"verify a {size_mb} MB package vs one SHA-256 pass over its layer", ours, base
 
 
+def _mppoci(home: Path, *args: str) -> str:
+    env = {**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": "bench"}
+    done = subprocess.run([str(MPPOCI), *args], check=True, capture_output=True, text=True, env=env)
+    return done.stdout.strip()
+
+
+def run_vs_docker_run() -> list[tuple[str, float, float]]:
+    """`mppoci run` end to end against `docker run` with the same image and flags."""
+    from mppoci.api import load_verified
+    from mppoci.locations import locate
+    from mppoci.package.stored import resolve
+    from mppoci.policy.render_docker import docker_run_argv
+    from mppoci.reference import parse_local
+    from mppoci.sandbox.launch import RunRequest, prepare_spec, unpack
+    from mppoci.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home, folder = root / "home", root / "pkg"
+        folder.mkdir()
+        (folder / "mpp.yaml").write_text(
+            "schemaVersion: 1\nname: bench/echo\nversion: 1.0.0\ndescription: echo\n"
+            "authors: [bench]\nlicense: MIT\nruntime: busybox\n"
+            "entrypoint: [/bin/sh, /pkg/run.sh]\nprotocol: cli\n"
+            "tools: [{name: t, description: t, annotations: {readOnlyHint: true}}]\n"
+        )
+        (folder / "run.sh").write_text("echo ok\n")
+        _mppoci(home, "runtime", "build", "busybox")
+        _mppoci(home, "build", str(folder))
+        _mppoci(home, "key", "generate", "--output-key-prefix", str(root / "k"))
+        _mppoci(home, "trust", "add", str(root / "k.pub"), "--publisher", "bench")
+        _mppoci(home, "sign", "bench/echo", "--key", str(root / "k.key"))
+        _mppoci(home, "approve", "bench/echo", "--yes")
+
+        locations = locate({"MPPOCI_HOME": str(home)})
+        store = Store(locations.store)
+        digest = resolve(store, parse_local("bench/echo"))
+        package = load_verified(store, locations, digest).package
+        assert package is not None
+        content = root / "content"
+        unpack(store, package, content)
+        spec = prepare_spec(package, RunRequest(), locations, content, {})
+        profile = root / "profile.json"
+        profile.write_text(spec.seccomp_profile)
+        docker_argv = docker_run_argv(spec, seccomp_file=str(profile))
+
+        def in_process() -> None:
+            verified = load_verified(store, locations, digest)
+            assert verified.package is not None
+            prepare_spec(verified.package, RunRequest(), locations, content, {})
+
+        ours = median_seconds(lambda: _mppoci(home, "run", "bench/echo"))
+        base = median_seconds(lambda: run(docker_argv, stdin=subprocess.DEVNULL))
+        overhead = median_seconds(in_process)
+    return [
+        ("`mppoci run` vs `docker run`, same image and flags", ours, base),
+        ("in-process verify + compile vs one docker run", overhead, base),
+    ]
+
+
 def main() -> None:
-    rows = [cli_startup(), verify_large_package()]
+    rows = [cli_startup(), verify_large_package(), *run_vs_docker_run()]
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'mppoci':>10}  {'baseline':>10}  {'ratio':>6}")
     for name, ours, base in rows:
