@@ -86,6 +86,27 @@ MPPOCI_HOME="$out/other-machine" mppoci trust add "$out/demo.pub" --publisher de
 MPPOCI_HOME="$out/other-machine" mppoci pull "$remote"
 MPPOCI_HOME="$out/other-machine" mppoci inspect demo/word-count | head -6
 
+step "mppoci approve: what the sample may do, in words; approved once (--yes: scripted)"
+mppoci approve demo/word-count --yes
+
+step "mppoci policy show: exactly what its sandbox enforces"
+mppoci policy show demo/word-count
+
+step "mppoci run: one fresh, locked-down container per call"
+echo '{"text": "signed, verified, approved and sandboxed"}' | mppoci run demo/word-count
+
+step "denied: a variable the package did not declare is never passed"
+if mppoci run demo/word-count --env AWS_SECRET_ACCESS_KEY=hunter2 </dev/null; then
+  echo "demo: an undeclared variable was passed; this is a bug" >&2
+  exit 1
+fi
+
+step "denied: a tool that tries to escape (examples/nosy) finds every door shut"
+mppoci build examples/nosy >/dev/null
+mppoci sign demo/nosy --key "$out/demo.key"
+mppoci approve demo/nosy --yes 2>/dev/null
+mppoci run demo/nosy </dev/null
+
 step "tampering is caught on every load: flip one byte of the content layer"
 layer=$(skopeo inspect --raw "oci:$MPPOCI_HOME/data/store:demo/word-count:0.1.0" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')

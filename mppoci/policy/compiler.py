@@ -127,7 +127,7 @@ def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
         raise PolicyError(
             f"{manifest.name} does not declare the environment variable(s) "
             f"{', '.join(undeclared)}; undeclared variables are never passed",
-            hint="declared: " + (", ".join(sorted(declared)) or "none"),
+            hint="variables this package declares: " + (", ".join(sorted(declared)) or "none"),
         )
     out = []
     for var in manifest.permissions.env:
