@@ -16,6 +16,7 @@ import typer
 
 from mppoci import __version__
 from mppoci.cli import (
+    audit_cmds,
     bundle_cmds,
     context,
     lock_cmds,
@@ -43,6 +44,7 @@ registry_cmds.register(app)
 bundle_cmds.register(app)
 sandbox_cmds.register(app)
 app.add_typer(lock_cmds.app, name="lock")
+app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(trust_cmds.app, name="trust")
 app.add_typer(runtime_cmds.app, name="runtime")
 

@@ -79,7 +79,18 @@ def _record(manifest: Manifest, verified: Verified, how: str) -> None:
         approved_by=getpass.getuser(),
         how=how,
     )
+    from mppoci.audit import events
+
     update_approvals(context.locations(), partial(Approvals.with_approval, approval=approval))
+    events.approval(
+        context.locations(),
+        "grant",
+        manifest.name,
+        digest=verified.digest,
+        permissions=approval.permissions,
+        how=how,
+        allows=list(approval.lines),
+    )
 
 
 def _ask_and_record(manifest: Manifest, verified: Verified, decision: Decision) -> bool:
@@ -172,7 +183,10 @@ def approvals_revoke(
     name = reference.split(":", 1)[0]
     if name not in load_approvals(context.locations()).by_package:
         raise NotFoundError(f"{name} has no approval", hint="see `mppoci approvals list`")
+    from mppoci.audit import events
+
     update_approvals(context.locations(), partial(Approvals.without, package=name))
+    events.approval(context.locations(), "revoke", name)
     typer.echo(f"revoked the approval of {name}", err=True)
 
 
@@ -275,12 +289,18 @@ def run(
         bool,
         typer.Option("--allow-downgrade", help="Accept an older version than verified before."),
     ] = False,
+    audit_args: Annotated[
+        bool,
+        typer.Option(
+            "--audit-args", help="Keep the arguments in the audit log (default: a digest)."
+        ),
+    ] = False,
 ) -> None:
     """Verify, check approval, and run a package in a fresh locked-down container.
 
     Exits with the tool's exit code; 125 when mppoci itself refused or failed."""
     try:
-        code = _run(reference, args, mount, env, allow_downgrade)
+        code = _run(reference, args, mount, env, allow_downgrade, audit_args)
     except Error as e:
         typer.echo(f"mppoci: error: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_MPPOCI_FAILED) from None
@@ -293,10 +313,10 @@ def _run(
     mount: list[str] | None,
     env: list[str] | None,
     allow_downgrade: bool,
+    audit_args: bool,
 ) -> int:
-    from mppoci.api import require_approval
+    from mppoci.api import execute, require_approval
     from mppoci.approval.check import NotApprovedError, decide
-    from mppoci.sandbox.launch import launch
 
     request = _request(mount, env, args)
     verified = _verified(reference, allow_downgrade)
@@ -313,14 +333,16 @@ def _run(
         decision = decide(context.locations(), manifest)
         if not (prompts.interactive() and _ask_and_record(manifest, verified, decision)):
             raise
-    result = launch(
+    result = execute(
         context.store(),
-        verified.package,
-        request,
         context.locations(),
+        verified,
+        request,
         stdin=sys.stdin.buffer,
         stdout=sys.stdout.buffer,
         stderr=sys.stderr.buffer,
+        environ=os.environ,
+        record_args=audit_args,
     )
     resources = manifest.permissions.resources
     if result.timed_out:

@@ -68,8 +68,18 @@ def add(
         registries=tuple(validate_registry(r) for r in registry or []),
         added=_now(),
     )
+    from mppoci.audit import events
+
     locations = context.locations()
     update_policy(locations, partial(TrustPolicy.with_key, key=entry))
+    events.trust(
+        locations,
+        "add",
+        entry.key_id,
+        publisher=publisher,
+        scopes=list(scopes),
+        registries=list(entry.registries),
+    )
     typer.echo(
         f"trusted key {short_id(entry.key_id)} ({publisher}) for {', '.join(scopes)}"
         f" in {policy_path(locations)}",
@@ -133,7 +143,10 @@ def remove(
     full = load_policy(locations).match_key_id(key_id)
     if load_policy(locations).key(full) is None:
         raise NotFoundError(f"key {full[:16]} is not a trusted key", hint="see `mppoci trust list`")
+    from mppoci.audit import events
+
     update_policy(locations, partial(TrustPolicy.without_key, key_id=full))
+    events.trust(locations, "remove", full)
     typer.echo(f"removed key {full[:16]}", err=True)
 
 
@@ -148,7 +161,10 @@ def revoke(
 
     locations = context.locations()
     full = load_policy(locations).match_key_id(key_id)
+    from mppoci.audit import events
+
     update_policy(
         locations, partial(TrustPolicy.with_revocation, revocation=Revocation(full, _now(), reason))
     )
+    events.trust(locations, "revoke", full, reason=reason)
     typer.echo(f"revoked key {full[:16]}: it is refused from now on", err=True)

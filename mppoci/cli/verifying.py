@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 def _ask_first_use(err: VerificationError) -> bool:
     """Offer to trust unknown signers, on a terminal only. True if one was added."""
+    from mppoci.audit import events
     from mppoci.signing.keys import short_id
     from mppoci.trust import files
     from mppoci.trust.policy import TrustedKey, TrustPolicy
@@ -56,6 +57,14 @@ def _ask_first_use(err: VerificationError) -> bool:
                 note=f"trusted on first use for {package_name}",
             )
             files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
+            events.trust(
+                context.locations(),
+                "add",
+                key.key_id,
+                publisher=publisher,
+                scopes=list(key.scopes),
+                how="first use on a terminal",
+            )
             added = True
     return added
 
@@ -68,21 +77,14 @@ def verify_or_ask(
     allow_downgrade: bool = False,
     origin: str | None = None,
 ) -> Verified:
-    """Verify through the gate; on a terminal, offer first-use trust once."""
-    from mppoci.trust import files
-    from mppoci.trust.gate import verify
+    """Verify through the gate (audited); on a terminal, offer first-use trust once."""
+    from mppoci.api import verify_audited
 
     locations = context.locations()
 
     def attempt() -> Verified:
-        return verify(
-            store,
-            digest,
-            policy=files.load_policy(locations),
-            rollback=files.load_rollback(locations),
-            key=key,
-            allow_downgrade=allow_downgrade,
-            origin=origin,
+        return verify_audited(
+            store, locations, digest, key=key, allow_downgrade=allow_downgrade, origin=origin
         )
 
     try:
@@ -95,11 +97,6 @@ def verify_or_ask(
 
 def remember(verified: Verified) -> None:
     """Record the verified version for rollback protection."""
-    from mppoci.trust import files
+    from mppoci.api import remember as remember_version
 
-    if verified.package is None:
-        return
-    m = verified.package.manifest
-    files.update_rollback(
-        context.locations(), lambda state: state.record(m.name, m.version, verified.digest)
-    )
+    remember_version(context.locations(), verified)

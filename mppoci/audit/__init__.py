@@ -1,0 +1,1 @@
+"""The audit trail: a hash-chained, optionally signed, append-only log."""

@@ -1,0 +1,92 @@
+"""What mppoci records, in one place, so every caller writes the same fields.
+
+Secrets are never written: environment variables appear by name only, and a
+run's arguments appear as a digest unless the user opts in to keep them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mppoci.audit.log import append
+from mppoci.canonical import canonical_json
+from mppoci.locations import Locations
+
+
+def args_digest(args: Sequence[str]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(list(args))).hexdigest()
+
+
+def verification(
+    locations: Locations,
+    *,
+    digest: str,
+    subject: str,
+    accepted: bool,
+    detail: str,
+    signer: str | None = None,
+    origin: str | None = None,
+) -> None:
+    append(
+        locations,
+        "verify",
+        {
+            "digest": digest,
+            "subject": subject,
+            "outcome": "accepted" if accepted else "refused",
+            "detail": detail,
+            "signer": signer,
+            "origin": origin,
+        },
+    )
+
+
+def trust(locations: Locations, action: str, key_id: str, **details: Any) -> None:
+    append(locations, f"trust.{action}", {"keyId": key_id, **details})
+
+
+def approval(locations: Locations, action: str, package: str, **details: Any) -> None:
+    append(locations, f"approval.{action}", {"package": package, **details})
+
+
+def run(
+    locations: Locations,
+    *,
+    package: str,
+    version: str,
+    digest: str,
+    signer: str | None,
+    permissions: str,
+    args: Sequence[str],
+    record_args: bool,
+    env_names: Sequence[str],
+    mounts: Mapping[str, str],
+    outcome: str,
+    exit_code: int | None = None,
+    duration_ms: int | None = None,
+    timed_out: bool = False,
+    oom_killed: bool = False,
+    error: str | None = None,
+) -> None:
+    data: dict[str, Any] = {
+        "package": package,
+        "version": version,
+        "digest": digest,
+        "signer": signer,
+        "permissions": permissions,
+        "argsDigest": args_digest(args),
+        "env": sorted(env_names),
+        "mounts": dict(mounts),
+        "outcome": outcome,
+        "exitCode": exit_code,
+        "durationMs": duration_ms,
+        "timedOut": timed_out,
+        "oomKilled": oom_killed,
+    }
+    if record_args:
+        data["args"] = list(args)
+    if error:
+        data["error"] = error
+    append(locations, "run", data)

@@ -1,0 +1,176 @@
+"""The audit log file: appends that never interleave or half-land, and reads.
+
+Appends take an exclusive lock on the log itself, read the last record to
+link to it, write the new line with one ``write`` and fsync before releasing
+the lock: many `mppoci run` at once produce one unbroken chain. A crash
+mid-write can leave only an unterminated last line; the next append cuts it
+off (it was never a complete record) and notes how many bytes it dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mppoci.audit.chain import (
+    GENESIS,
+    MAX_RECORD_BYTES,
+    Report,
+    line_hash,
+    make_line,
+    verify_lines,
+)
+from mppoci.errors import StoreError, UserInputError
+from mppoci.locations import Locations
+
+
+def log_path(locations: Locations) -> Path:
+    return locations.state / "audit.log"
+
+
+def key_path(locations: Locations) -> Path:
+    return locations.config / "audit.key"
+
+
+def actor() -> dict[str, Any]:
+    return {
+        "user": getpass.getuser(),
+        "uid": os.getuid(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def load_signing_key(locations: Locations) -> ec.EllipticCurvePrivateKey | None:
+    try:
+        data = key_path(locations).read_bytes()
+    except FileNotFoundError:
+        return None
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise UserInputError(f"{key_path(locations)} is not an ECDSA key")
+    return key
+
+
+def create_signing_key(locations: Locations) -> Path:
+    """A local audit key (ECDSA P-256), readable only by its owner."""
+    path = key_path(locations)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UserInputError(f"{path} already exists") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+        os.fsync(f.fileno())
+    return path
+
+
+def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
+    """(the last complete line, the offset where complete lines end).
+
+    Records are at most MAX_RECORD_BYTES, so the last complete line and any
+    torn tail after it lie within the final three such spans."""
+    start = max(0, size - 3 * MAX_RECORD_BYTES)
+    window = os.pread(fd, size - start, start)
+    end = window.rfind(b"\n")
+    if end < 0:
+        return None, start  # nothing complete: all of it is a torn tail
+    body = window[:end]
+    previous = body.rfind(b"\n")
+    if previous < 0 and start > 0:
+        raise ValueError("the last audit record is larger than records can be")
+    return body[previous + 1 :], start + end + 1
+
+
+def append(
+    locations: Locations,
+    event: str,
+    data: dict[str, Any],
+    *,
+    signing_key: ec.EllipticCurvePrivateKey | None = None,
+) -> int:
+    """Append one record; return its sequence number. Raises StoreError."""
+    path = log_path(locations)
+    key = signing_key if signing_key is not None else load_signing_key(locations)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as e:
+        raise StoreError(f"cannot open the audit log {path}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        last, end = _last_line(fd, size)
+        if end < size:
+            os.ftruncate(fd, end)  # a torn, never-completed record
+            data = {**data, "recoveredTornBytes": size - end}
+        seq = 1
+        prev = GENESIS
+        if last is not None:
+            seq = int(json.loads(last)["seq"]) + 1
+            prev = line_hash(last)
+        line = make_line(
+            seq=seq, prev=prev, time=_now(), event=event, actor=actor(), data=data, key=key
+        )
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+        return seq
+    except (OSError, ValueError, KeyError) as e:
+        raise StoreError(f"cannot append to the audit log {path}: {e}") from None
+    finally:
+        os.close(fd)
+
+
+def read_lines(locations: Locations) -> tuple[list[bytes], bool]:
+    """All complete lines, and whether an incomplete last line was found."""
+    try:
+        data = log_path(locations).read_bytes()
+    except FileNotFoundError:
+        return [], False
+    torn = bool(data) and not data.endswith(b"\n")
+    lines = data.split(b"\n")
+    complete = lines[:-1]
+    return complete, torn
+
+
+def verify_log(
+    locations: Locations,
+    *,
+    key: ec.EllipticCurvePublicKey | None = None,
+    checkpoint: tuple[int, str] | None = None,
+) -> Report:
+    lines, torn = read_lines(locations)
+    if key is None:
+        signer = load_signing_key(locations)
+        key = signer.public_key() if signer is not None else None
+    return verify_lines(lines, key=key, checkpoint=checkpoint, torn_tail=torn)
+
+
+def records(locations: Locations) -> Iterator[dict[str, Any]]:
+    lines, _ = read_lines(locations)
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            yield record
