@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,7 @@ def _signature_ok(record: dict[str, Any], key: ec.EllipticCurvePublicKey) -> boo
 
 
 def verify_lines(
-    lines: Iterable[bytes],
+    lines: Sequence[bytes],
     *,
     key: ec.EllipticCurvePublicKey | None = None,
     checkpoint: tuple[int, str] | None = None,
@@ -123,6 +123,9 @@ def verify_lines(
     problems: list[Problem] = []
     prev_hash, expected_seq, count, signed = GENESIS, 1, 0, 0
     seen: dict[int, str] = {}
+    # Records written before the key was made (its "audit.key" record) are
+    # only chained; from that record on, every record must carry a signature.
+    signing = key is not None and not any(b'"event":"audit.key"' in line for line in lines)
     for number, line in enumerate(lines, 1):
         count += 1
         record = _parse(line)
@@ -132,7 +135,9 @@ def verify_lines(
             expected_seq += 1
             continue
         seq = record["seq"]
-        if key is not None:
+        if key is not None and record.get("event") == "audit.key" and _signature_ok(record, key):
+            signing = True
+        if key is not None and signing:
             if _signature_ok(record, key):
                 signed += 1
             else:

@@ -191,11 +191,15 @@ def key_init() -> None:
     """Create the local audit key: from now on every record is signed."""
     from cryptography.hazmat.primitives import serialization
 
-    from mppoci.audit.log import create_signing_key, load_signing_key
+    from mppoci.audit.log import append, create_signing_key, load_signing_key
 
     path = create_signing_key(context.locations())
     signer = load_signing_key(context.locations())
     assert signer is not None
+    from mppoci.signing.keys import key_id
+
+    # Signed by the new key: from this record on, every record must be signed.
+    append(context.locations(), "audit.key", {"keyId": key_id(signer.public_key())})
     public = signer.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )

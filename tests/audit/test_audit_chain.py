@@ -174,3 +174,20 @@ def test_sigkill_during_appends_leaves_a_verifiable_chain(where: Locations, dela
 def test_records_are_private_to_the_user(where: Locations) -> None:
     append(where, "run", {})
     assert log_path(where).stat().st_mode & 0o077 == 0
+
+
+def test_after_the_key_record_every_record_must_be_signed() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    before = _lines(2)
+    key_record = make_line(
+        seq=3, prev=line_hash(before[1]), time="t", event="audit.key", actor={}, data={}, key=key
+    )
+    after = make_line(seq=4, prev=line_hash(key_record), time="t", event="run", actor={}, data={}, key=key)
+    lines = [*before, key_record, after]
+    assert verify_lines(lines, key=key.public_key()).intact
+    # Stripping the signature of a later record (and re-linking) is caught.
+    stripped = json.loads(after)
+    del stripped["sig"]
+    lines[3] = json.dumps(stripped, sort_keys=True, separators=(",", ":")).encode()
+    [problem] = verify_lines(lines, key=key.public_key()).problems
+    assert problem.seq == 4 and "signature" in problem.what
