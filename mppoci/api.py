@@ -196,6 +196,8 @@ def execute(
     except Error as e:
         audit("failed", time.monotonic() - started, error=e.message)
         raise
+    for event in result.network_events:
+        events.network(locations, package=m.name, digest=verified.digest, event=event)
     outcome = "timeout" if result.timed_out else "oom" if result.oom_killed else "exited"
     audit(outcome, result.duration_seconds, result)
     return result

@@ -90,3 +90,19 @@ def run(
     if error:
         data["error"] = error
     append(locations, "run", data)
+
+
+def network(locations: Locations, *, package: str, digest: str, event: Mapping[str, Any]) -> None:
+    """One DNS query or connection attempt the egress gateway saw."""
+    append(
+        locations,
+        f"network.{event.get('kind', 'unknown')}",
+        {
+            "package": package,
+            "digest": digest,
+            "decision": event.get("decision"),
+            "host": event.get("host") or event.get("name"),
+            "port": event.get("port"),
+            "reason": event.get("reason"),
+        },
+    )

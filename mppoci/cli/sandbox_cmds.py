@@ -240,6 +240,13 @@ def policy_show(
         {**os.environ, **placeholders},
         create=False,
     )
+    if manifest.permissions.egress:
+        from dataclasses import replace
+
+        from mppoci.policy.compiler import EgressBinding
+
+        placeholder = EgressBinding("<run network>", "<gateway ip>", "<generated resolv.conf>")
+        bindings = replace(bindings, egress=placeholder)
     spec = compile_spec(
         manifest,
         verified.digest,

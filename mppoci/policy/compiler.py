@@ -39,10 +39,20 @@ NEVER_BIND = (
     "/var/lib/containerd",
 )
 _SOCKET_NAMES = ("docker.sock", "containerd.sock")
+RESOLV_CONF = "/etc/resolv.conf"
 
 
 class PolicyError(UserInputError):
     """What the user asked for cannot be granted to this package."""
+
+
+@dataclass(frozen=True, slots=True)
+class EgressBinding:
+    """The run's internal network and its gateway (see mppoci.egress)."""
+
+    network: str
+    gateway_ip: str
+    resolv_conf: str  # host file, mounted at /etc/resolv.conf: the gateway is the only resolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,7 @@ class Bindings:
     mounts: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     storage: Mapping[str, str] = field(default_factory=dict)
+    egress: EgressBinding | None = None
 
 
 def _under(path: PurePosixPath, folder: PurePosixPath) -> bool:
@@ -151,30 +162,34 @@ def compile_spec(
     protected: Sequence[str],
     args: Sequence[str] = (),
     run_id: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     """Compile the sandbox for one run. Raises PolicyError."""
     if manifest.runtime.digest is None:
         raise PolicyError(f"{manifest.name} does not pin its runtime by digest")
-    if manifest.permissions.egress:
-        hosts = ", ".join(f"{e.host}:{e.port}" for e in manifest.permissions.egress)
-        raise PolicyError(
-            f"{manifest.name} declares network egress ({hosts}), which this mppoci cannot "
-            "enforce yet; it refuses rather than grant more than declared",
-            hint="run a version of the package without network access, or upgrade mppoci",
-        )
+    egress = bindings.egress
+    if manifest.permissions.egress and egress is None:
+        raise PolicyError(f"{manifest.name} declares egress but no gateway was prepared")
+    if egress is not None and not manifest.permissions.egress:
+        raise PolicyError(f"{manifest.name} declares no egress; it gets no network")
     resources = manifest.permissions.resources
-    profile = compose(groups_for(network=False))
+    profile = compose(groups_for(network=egress is not None))
     mounts = [
         Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content"),
         *_mounts(manifest, bindings, protected),
     ]
-    labels = {
+    if egress is not None:
+        mounts.append(
+            Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the gateway only")
+        )
+    all_labels = {
+        **(labels or {}),
         "dev.mppoci.package": manifest.name,
         "dev.mppoci.version": manifest.version,
         "dev.mppoci.digest": digest,
     }
     if run_id:
-        labels["dev.mppoci.run"] = run_id
+        all_labels["dev.mppoci.run"] = run_id
     return ContainerSpec(
         image=_image(manifest),
         argv=(*manifest.entrypoint, *args),
@@ -182,13 +197,15 @@ def compile_spec(
         seccomp_allowed=len(allowed_names(profile)),
         mounts=tuple(mounts),
         env=tuple(_env(manifest, bindings)),
-        network=Network.NONE,
+        network=Network.EGRESS if egress else Network.NONE,
+        network_name=egress.network if egress else None,
+        dns=(egress.gateway_ip,) if egress else (),
         memory_bytes=resources.memory.byte_count,
         nano_cpus=resources.millicores * 1_000_000,
         pids_limit=resources.pids,
         timeout_seconds=resources.timeout.seconds,
         tmp_bytes=resources.tmp.byte_count,
-        labels=MappingProxyType(labels),
+        labels=MappingProxyType(all_labels),
         package_digest=digest,
     )
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from mppoci.policy.spec import TMP_MOUNT, ContainerSpec, MountKind
+from mppoci.policy.spec import TMP_MOUNT, ContainerSpec, MountKind, Network
+
+
+def _network(spec: ContainerSpec) -> str:
+    if spec.network is Network.EGRESS:
+        assert spec.network_name is not None
+        return spec.network_name
+    return "none"
 
 
 def _tmpfs_options(spec: ContainerSpec) -> str:
@@ -22,7 +29,8 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "user": spec.user,
         "working_dir": spec.workdir,
         "read_only": spec.read_only_root,
-        "network_mode": spec.network.value,
+        "network_mode": _network(spec),
+        **({"dns": list(spec.dns)} if spec.dns else {}),
         "cap_drop": list(spec.cap_drop),
         "security_opt": [
             "no-new-privileges:true",
@@ -63,7 +71,8 @@ def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") 
     argv = [
         "docker", "run", "--rm", "-i",
         "--read-only",
-        f"--network={spec.network.value}",
+        f"--network={_network(spec)}",
+        *(f"--dns={d}" for d in spec.dns),
         *(f"--cap-drop={c}" for c in spec.cap_drop),
         "--security-opt=no-new-privileges:true",
         f"--security-opt=seccomp={seccomp_file}",

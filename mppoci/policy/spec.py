@@ -42,7 +42,8 @@ class EnvVar:
 
 
 class Network(StrEnum):
-    NONE = "none"
+    NONE = "none"  # loopback only
+    EGRESS = "egress"  # the run's internal network, whose only way out is the gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class ContainerSpec:
     tmp_bytes: int
     labels: MappingProxyType[str, str]
     package_digest: Digest
+    network_name: str | None = None  # the internal network, with Network.EGRESS
+    dns: tuple[str, ...] = ()  # the gateway, with Network.EGRESS
     # Fixed for every sandbox; fields so that renderers and tests read them
     # from one place rather than repeating the values.
     user: str = SANDBOX_USER

@@ -30,6 +30,8 @@ class RunResult:
     timed_out: bool
     oom_killed: bool
     duration_seconds: float
+    # What the egress gateway saw (DNS queries, connections), for the audit log.
+    network_events: tuple[dict[str, Any], ...] = ()
 
 
 def _raw_socket(attached: Any) -> socket.socket:

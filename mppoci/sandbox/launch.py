@@ -7,17 +7,18 @@ import os
 import secrets
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from pathlib import Path
 from typing import IO
 
+from mppoci.egress.network import OWNER_LABEL, EgressSettings, egress_network, owner, sweep
 from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.locations import Locations
 from mppoci.manifest import Manifest
 from mppoci.package.extract import extract_content
 from mppoci.package.stored import StoredPackage
-from mppoci.policy.compiler import Bindings, compile_spec
+from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import RunResult, run_container
 from mppoci.store.layout import Store
@@ -85,15 +86,21 @@ def prepare_spec(
     locations: Locations,
     content_dir: Path,
     environ: Mapping[str, str],
+    egress: EgressBinding | None = None,
+    run_id: str = "",
 ) -> ContainerSpec:
+    bindings = replace(
+        resolve_bindings(package.manifest, request, locations, environ), egress=egress
+    )
     return compile_spec(
         package.manifest,
         package.digest,
-        bindings=resolve_bindings(package.manifest, request, locations, environ),
+        bindings=bindings,
         content_dir=str(content_dir),
         protected=[str(p) for p in locations.protected()],
         args=request.args,
-        run_id=secrets.token_hex(8),
+        run_id=run_id or secrets.token_hex(8),
+        labels={OWNER_LABEL: owner()},
     )
 
 
@@ -120,14 +127,40 @@ def launch(
     from mppoci.docker_engine import connect
 
     client = connect()
+    sweep(client)  # what runs killed on this host left behind
+    env = environ if environ is not None else os.environ
+    run_id = secrets.token_hex(8)
     with tempfile.TemporaryDirectory(prefix="mppoci-run-") as tmp:
         content = Path(tmp) / "pkg"
         unpack(store, package, content)
-        spec = prepare_spec(
-            package, request, locations, content, environ if environ is not None else os.environ
+        if not package.manifest.permissions.egress:
+            spec = prepare_spec(package, request, locations, content, env, run_id=run_id)
+            _check_runtime(client, spec)
+            return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+        with egress_network(
+            client,
+            rules=package.manifest.permissions.egress,
+            run_id=run_id,
+            gateway_image=_gateway_image(),
+            settings=EgressSettings.from_environ(os.environ),
+        ) as egress:
+            binding = EgressBinding(egress.network, egress.gateway_ip, egress.resolv_conf)
+            spec = prepare_spec(package, request, locations, content, env, binding, run_id)
+            _check_runtime(client, spec)
+            result = run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+        return replace(result, network_events=tuple(egress.events))
+
+
+def _gateway_image() -> str:
+    from mppoci.runtimes.images import local_runtime_id
+
+    image = local_runtime_id("python3")
+    if image is None:
+        raise RuntimeEngineError(
+            "the egress gateway runs on the python3 runtime, which is not built here",
+            hint="run `mppoci runtime build python3`",
         )
-        _check_runtime(client, spec)
-        return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+    return image
 
 
 def _check_runtime(client: object, spec: ContainerSpec) -> None:

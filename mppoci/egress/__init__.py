@@ -1,0 +1,1 @@
+"""Network grants: only declared hosts and ports, through a per-run gateway."""
