@@ -79,6 +79,13 @@ def main() -> None:
     except KeyboardInterrupt:
         print("mppoci: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BaseException as e:
+        from mppoci.sandbox.docker_runner import Terminated
+
+        if isinstance(e, Terminated):
+            print("mppoci: stopped by a signal; the sandbox was removed", file=sys.stderr)
+            sys.exit(128 + int(e.args[0]) if e.args else 143)
+        raise
     except Exception as e:
         if os.environ.get("MPPOCI_DEBUG") == "1":
             raise

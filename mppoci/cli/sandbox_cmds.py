@@ -238,7 +238,10 @@ def policy_show(
         type(request)(request.mounts, request_env, ()),
         context.locations(),
         {**os.environ, **placeholders},
-        create=False,
+        storage={
+            v.name: f"<storage {v.name}: {v.size.text} filesystem>"
+            for v in manifest.permissions.storage
+        },
     )
     if manifest.permissions.egress:
         from dataclasses import replace

@@ -74,7 +74,8 @@ STORAGE_FIELDS = ("name", "path", "size", "why")
 RESOURCE_FIELDS = ("memory", "cpus", "pids", "timeout", "tmp")
 
 # (lowest, highest) accepted, in bytes / millicores / milliseconds, and how to say them.
-MEMORY_RANGE = (4 * units.MI, 64 * units.GI, "4Mi", "64Gi")
+# Docker refuses containers with less than 6 MB of memory.
+MEMORY_RANGE = (6 * units.MI, 64 * units.GI, "6Mi", "64Gi")
 TMP_RANGE = (1 * units.MI, 16 * units.GI, "1Mi", "16Gi")
 STORAGE_RANGE = (1 * units.MI, 1 * units.TI, "1Mi", "1Ti")
 CPUS_RANGE = (10, 64_000, "0.01", "64")

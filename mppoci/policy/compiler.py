@@ -73,7 +73,9 @@ def _under(path: PurePosixPath, folder: PurePosixPath) -> bool:
 
 def refusal_for_host_path(path: str, protected: Sequence[str]) -> str | None:
     """Why ``path`` (resolved, absolute) may never be bound, or None. Pure."""
-    p = PurePosixPath(path)
+    # POSIX keeps a leading "//" (PurePosixPath("//etc") is not under "/etc"),
+    # while Docker binds "//etc" as /etc: fold it first.
+    p = PurePosixPath("/" + path.lstrip("/")) if path.startswith("/") else PurePosixPath(path)
     if not p.is_absolute() or ".." in p.parts:
         return "it is not an absolute, resolved path"
     if p == PurePosixPath("/"):

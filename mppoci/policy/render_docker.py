@@ -56,6 +56,9 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "environment": {e.name: e.value for e in spec.env},
         "labels": dict(spec.labels),
         "ipc_mode": "private",
+        # Output is streamed by attaching; a log on the host would let a tool
+        # fill the host's disk through stdout.
+        "log_config": {"Type": "none", "Config": {}},
         "ulimits": [{"Name": "core", "Soft": 0, "Hard": 0}],
         # With detach False, docker-py sets StdinOnce: the tool's stdin closes
         # when ours does, so a tool reading to EOF finishes.
@@ -83,6 +86,7 @@ def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") 
         f"--memory-swap={spec.memory_bytes}",
         f"--cpus={spec.nano_cpus / 1e9:g}",
         "--ipc=private",
+        "--log-driver=none",
         "--ulimit=core=0:0",
         f"--tmpfs={TMP_MOUNT}:{_tmpfs_options(spec)}",
     ]  # fmt: skip

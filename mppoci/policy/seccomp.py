@@ -70,7 +70,7 @@ _OPS = frozenset(
     }
 )
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
-_GROUP_KEYS = frozenset({"description", "syscalls", "rules", "unexercised"})
+_GROUP_KEYS = frozenset({"description", "syscalls", "archSyscalls", "rules", "unexercised"})
 _DENIED_KEYS = frozenset({"description", "syscalls"})
 _RULE_KEYS = frozenset({"names", "action", "args", "errnoRet", "comment"})
 _ARG_KEYS = frozenset({"index", "value", "valueTwo", "op"})
@@ -113,7 +113,11 @@ class _Rule:
 class _Group:
     source: str
     syscalls: frozenset[str]
+    arch_syscalls: Mapping[str, frozenset[str]]
     rules: tuple[_Rule, ...]
+
+    def unconditional(self, architecture: str) -> frozenset[str]:
+        return self.syscalls | self.arch_syscalls.get(architecture, frozenset())
 
 
 def groups_for(*, network: bool) -> tuple[SyscallGroup, ...]:
@@ -208,7 +212,7 @@ def _merge(groups: Iterable[_Group], denied: frozenset[str], architecture: str) 
     refused: dict[str, str] = {}
     rules: set[_Rule] = set()
     for group in groups:
-        for name in group.syscalls:
+        for name in group.unconditional(architecture):
             unconditional.setdefault(name, group.source)
         for rule in group.rules:
             rules.add(rule)
@@ -216,18 +220,21 @@ def _merge(groups: Iterable[_Group], denied: frozenset[str], architecture: str) 
             for name in rule.names:
                 target.setdefault(name, group.source)
     allowed = {**conditional, **unconditional}
-    for name in sorted(denied & set(allowed)):
+    if forbidden := sorted(denied & set(allowed)):
+        name = forbidden[0]
         raise UserInputError(
             f"{allowed[name]} allows {name!r}, which denied.json forbids everywhere",
             hint=f"remove {name!r} from {allowed[name]}: it is denied in every profile",
         )
-    for name in sorted(set(unconditional) & set(conditional)):
+    if voided := sorted(set(unconditional) & set(conditional)):
+        name = voided[0]
         raise UserInputError(
             f"{unconditional[name]} allows {name!r} outright, which voids the argument "
             f"conditions on it in {conditional[name]}",
             hint=f"allow {name!r} in one way only",
         )
-    for name in sorted(set(refused) & set(allowed)):
+    if contradicted := sorted(set(refused) & set(allowed)):
+        name = contradicted[0]
         raise UserInputError(
             f"{refused[name]} refuses {name!r} with an errno rule but {allowed[name]} allows it",
             hint=f"keep {name!r} in one of the two only",
@@ -253,21 +260,35 @@ def _load_group(path: Path) -> _Group:
     if not isinstance(doc["description"], str) or not doc["description"].strip():
         raise _malformed(source, "description must be a non-empty string")
     syscalls = _names(doc["syscalls"], source, "syscalls", allow_empty=True)
+    raw_arch = doc.get("archSyscalls", {})
+    known = sorted(set(_ARCHITECTURES.values()))
+    if not isinstance(raw_arch, dict) or not set(raw_arch) <= set(known):
+        raise _malformed(
+            source, f"archSyscalls must map some of {', '.join(known)} to syscall names"
+        )
+    arch_syscalls = {
+        arch: _names(names, source, f"archSyscalls.{arch}") for arch, names in raw_arch.items()
+    }
+    for arch, names in sorted(arch_syscalls.items()):
+        if names & syscalls:
+            both = ", ".join(sorted(names & syscalls))
+            raise _malformed(source, f"{both} is both in syscalls and in archSyscalls.{arch}")
+    syscalls_anywhere = syscalls.union(*arch_syscalls.values())
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise _malformed(source, "rules must be a list")
     rules = tuple(_rule(r, source, f"rules[{i}]") for i, r in enumerate(raw_rules))
     in_rules = {n for r in rules for n in r.names}
-    for name in sorted(syscalls & in_rules):
-        raise _malformed(source, f"{name!r} is both in syscalls and in a rule")
+    if clash := sorted(syscalls_anywhere & in_rules):
+        raise _malformed(source, f"{clash[0]!r} is both allowed outright and in a rule")
     unexercised = doc.get("unexercised", {})
     if not isinstance(unexercised, dict) or not all(
         isinstance(v, str) and v.strip() for v in unexercised.values()
     ):
         raise _malformed(source, "unexercised must map syscall names to the reason they are kept")
-    for name in sorted(set(unexercised) - syscalls - in_rules):
-        raise _malformed(source, f"unexercised names {name!r}, which the group does not allow")
-    return _Group(source=source, syscalls=syscalls, rules=rules)
+    if stray := sorted(set(unexercised) - syscalls_anywhere - in_rules):
+        raise _malformed(source, f"unexercised names {stray[0]!r}, which the group does not allow")
+    return _Group(source=source, syscalls=syscalls, arch_syscalls=arch_syscalls, rules=rules)
 
 
 def _rule(raw: Any, source: str, where: str) -> _Rule:

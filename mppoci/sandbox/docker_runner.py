@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import select
+import signal
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -74,6 +75,30 @@ class _Demux:
                 target.flush()
 
 
+class Terminated(BaseException):
+    """mppoci was told to stop (SIGTERM, SIGHUP) while a sandbox ran."""
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception while a sandbox runs, so the
+    ``finally`` that removes the container runs; they would otherwise end the
+    interpreter at once and leave the tool running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_container(
     client: Any,
     spec: ContainerSpec,
@@ -84,6 +109,19 @@ def run_container(
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
     """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError."""
+    with _signals_raise():
+        return _run(client, spec, stdin=stdin, stdout=stdout, stderr=stderr, clock=clock)
+
+
+def _run(
+    client: Any,
+    spec: ContainerSpec,
+    *,
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    clock: Callable[[], float],
+) -> RunResult:
     import docker.errors
 
     kwargs = docker_create_kwargs(spec)

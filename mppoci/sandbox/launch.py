@@ -8,7 +8,6 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from hashlib import sha256
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +20,7 @@ from mppoci.package.stored import StoredPackage
 from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import RunResult, run_container
+from mppoci.sandbox.storage import mounted_storage
 from mppoci.store.layout import Store
 
 
@@ -42,23 +42,13 @@ def _host_folder(name: str, typed: str) -> str:
     return os.path.realpath(path)
 
 
-def _storage_folder(locations: Locations, manifest: Manifest, name: str, *, create: bool) -> str:
-    key = sha256(manifest.name.encode()).hexdigest()[:16]
-    folder = locations.data / "storage" / f"{manifest.publisher}-{manifest.tool_name}-{key}" / name
-    if create:
-        folder.mkdir(parents=True, exist_ok=True)
-        # The sandbox runs as nobody; the folders above it stay private to the user.
-        folder.chmod(0o777)
-    return str(folder)
-
-
 def resolve_bindings(
     manifest: Manifest,
     request: RunRequest,
     locations: Locations,
     environ: Mapping[str, str],
     *,
-    create: bool = True,
+    storage: Mapping[str, str] | None = None,
 ) -> Bindings:
     env: dict[str, str] = {}
     for name, value in request.env.items():
@@ -73,10 +63,7 @@ def resolve_bindings(
     return Bindings(
         mounts={name: _host_folder(name, path) for name, path in request.mounts.items()},
         env=env,
-        storage={
-            s.name: _storage_folder(locations, manifest, s.name, create=create)
-            for s in manifest.permissions.storage
-        },
+        storage=dict(storage or {}),
     )
 
 
@@ -88,9 +75,11 @@ def prepare_spec(
     environ: Mapping[str, str],
     egress: EgressBinding | None = None,
     run_id: str = "",
+    storage: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     bindings = replace(
-        resolve_bindings(package.manifest, request, locations, environ), egress=egress
+        resolve_bindings(package.manifest, request, locations, environ, storage=storage),
+        egress=egress,
     )
     return compile_spec(
         package.manifest,
@@ -130,11 +119,16 @@ def launch(
     sweep(client)  # what runs killed on this host left behind
     env = environ if environ is not None else os.environ
     run_id = secrets.token_hex(8)
-    with tempfile.TemporaryDirectory(prefix="mppoci-run-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="mppoci-run-") as tmp,
+        mounted_storage(locations, package.manifest) as storage,
+    ):
         content = Path(tmp) / "pkg"
         unpack(store, package, content)
         if not package.manifest.permissions.egress:
-            spec = prepare_spec(package, request, locations, content, env, run_id=run_id)
+            spec = prepare_spec(
+                package, request, locations, content, env, run_id=run_id, storage=storage
+            )
             _check_runtime(client, spec)
             return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         with egress_network(
@@ -145,7 +139,7 @@ def launch(
             settings=EgressSettings.from_environ(os.environ),
         ) as egress:
             binding = EgressBinding(egress.network, egress.gateway_ip, egress.resolv_conf)
-            spec = prepare_spec(package, request, locations, content, env, binding, run_id)
+            spec = prepare_spec(package, request, locations, content, env, binding, run_id, storage)
             _check_runtime(client, spec)
             result = run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         return replace(result, network_events=tuple(egress.events))

@@ -558,12 +558,12 @@ CASES = [
     Case(
         "memory-over-cap",
         set_("permissions.resources.memory", "65Gi"),
-        "permissions.resources.memory: must be between 4Mi and 64Gi",
+        "permissions.resources.memory: must be between 6Mi and 64Gi",
     ),
     Case(
         "memory-under-floor",
         set_("permissions.resources.memory", 1024),
-        "permissions.resources.memory: must be between 4Mi and 64Gi",
+        "permissions.resources.memory: must be between 6Mi and 64Gi",
     ),
     Case(
         "tmp-zero",
@@ -760,7 +760,7 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "permissions.network.egress[0].port: must be 1..65535" in lines
     assert any(line.startswith("permissions.filesystem[0].path: /proc") for line in lines)
     assert any(line.startswith("permissions.env[0].name: LD_") for line in lines)
-    assert "permissions.resources.memory: must be between 4Mi and 64Gi" in lines
+    assert "permissions.resources.memory: must be between 6Mi and 64Gi" in lines
     # The message a user sees names every one of them, and says where the format is.
     text = caught.value.diagnostics()
     assert text.startswith("mpp.yaml is invalid:")

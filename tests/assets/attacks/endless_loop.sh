@@ -1,0 +1,3 @@
+# Attack: never finish, holding a CPU for as long as it is let.
+echo "looping"
+while :; do :; done
