@@ -182,7 +182,9 @@ def test_after_the_key_record_every_record_must_be_signed() -> None:
     key_record = make_line(
         seq=3, prev=line_hash(before[1]), time="t", event="audit.key", actor={}, data={}, key=key
     )
-    after = make_line(seq=4, prev=line_hash(key_record), time="t", event="run", actor={}, data={}, key=key)
+    after = make_line(
+        seq=4, prev=line_hash(key_record), time="t", event="run", actor={}, data={}, key=key
+    )
     lines = [*before, key_record, after]
     assert verify_lines(lines, key=key.public_key()).intact
     # Stripping the signature of a later record (and re-linking) is caught.
