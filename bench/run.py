@@ -130,8 +130,84 @@ def run_vs_docker_run() -> list[tuple[str, float, float]]:
     ]
 
 
+FETCH = """
+import time, urllib.request
+start = time.perf_counter()
+urllib.request.urlopen("http://api.bench:8080/", timeout=10).read()
+print(time.perf_counter() - start)
+"""
+
+
+def first_request_through_gateway() -> tuple[str, float, float]:
+    """The first HTTP request of a tool through the egress gateway (DNS from the
+    gateway, relay) against the same request made directly on the network."""
+    import docker
+
+    client = docker.from_env()
+    image = "mppoci-runtime/python3:latest"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home, folder = root / "home", root / "pkg"
+        folder.mkdir()
+        (folder / "mpp.yaml").write_text(
+            "schemaVersion: 1\nname: bench/fetch\nversion: 1.0.0\ndescription: fetch\n"
+            "authors: [bench]\nlicense: MIT\nruntime: python3\n"
+            "entrypoint: [python3, /pkg/fetch.py]\nprotocol: cli\n"
+            "tools: [{name: t, description: t, annotations: {readOnlyHint: true}}]\n"
+            "permissions: {network: {egress: [{host: api.bench, port: 8080, why: bench}]}}\n"
+        )
+        (folder / "fetch.py").write_text(FETCH)
+        _mppoci(home, "runtime", "build", "python3")
+        network = client.networks.create(f"mppoci-bench-{os.getpid()}", driver="bridge")
+        server = client.containers.run(
+            image,
+            ["python3", "-m", "http.server", "8080"],
+            detach=True,
+            user="65534:65534",
+            network=network.name,
+        )
+        try:
+            network.disconnect(server)
+            network.connect(server, aliases=["api.bench"])
+            time.sleep(1)
+            _mppoci(home, "build", str(folder))
+            _mppoci(home, "key", "generate", "--output-key-prefix", str(root / "k"))
+            _mppoci(home, "trust", "add", str(root / "k.pub"), "--publisher", "bench")
+            _mppoci(home, "sign", "bench/fetch", "--key", str(root / "k.key"))
+            _mppoci(home, "approve", "bench/fetch", "--yes")
+            env = {**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_EGRESS_NETWORK": network.name}
+            through, direct = [], []
+            for _ in range(max(3, REPEAT // 2)):
+                out = subprocess.run(
+                    [str(MPPOCI), "run", "bench/fetch"],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    stdin=subprocess.DEVNULL,
+                ).stdout
+                through.append(float(out.strip()))
+                raw = client.containers.run(
+                    image, ["python3", "-c", FETCH], network=network.name, remove=True
+                )
+                direct.append(float(raw.decode().strip()))
+        finally:
+            server.remove(force=True)
+            network.remove()
+    return (
+        "first HTTP request through the egress gateway vs direct",
+        statistics.median(through),
+        statistics.median(direct),
+    )
+
+
 def main() -> None:
-    rows = [cli_startup(), verify_large_package(), *run_vs_docker_run()]
+    rows = [
+        cli_startup(),
+        verify_large_package(),
+        *run_vs_docker_run(),
+        first_request_through_gateway(),
+    ]
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'mppoci':>10}  {'baseline':>10}  {'ratio':>6}")
     for name, ours, base in rows:
