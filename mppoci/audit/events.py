@@ -106,3 +106,36 @@ def network(locations: Locations, *, package: str, digest: str, event: Mapping[s
             "reason": event.get("reason"),
         },
     )
+
+
+def tool_call(
+    locations: Locations,
+    *,
+    package: str,
+    digest: str,
+    tool: str,
+    args_digest: str,
+    outcome: str,
+    duration_ms: int,
+    confirmed: bool | None,
+    version: str | None = None,
+    exit_code: int | None = None,
+    error: str | None = None,
+) -> None:
+    """One tool call an MCP host (`mppoci serve`) received: allowed, refused or
+    failed. ``confirmed`` is None when the tool needs no confirmation; the
+    arguments appear only as a digest."""
+    data: dict[str, Any] = {
+        "package": package,
+        "version": version,
+        "digest": digest,
+        "tool": tool,
+        "argsDigest": args_digest,
+        "outcome": outcome,
+        "durationMs": duration_ms,
+        "confirmed": confirmed,
+        "exitCode": exit_code,
+    }
+    if error:
+        data["error"] = error
+    append(locations, "tool.call", data)

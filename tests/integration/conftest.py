@@ -37,4 +37,6 @@ def runtime_images(docker_client: Any) -> None:
         try:
             docker_client.images.get(f"mppoci-runtime/{recipe}:latest")
         except docker.errors.ImageNotFound:
-            subprocess.run([str(MPPOCI), "runtime", "build", recipe], check=True, capture_output=True)
+            subprocess.run(
+                [str(MPPOCI), "runtime", "build", recipe], check=True, capture_output=True
+            )
