@@ -6,8 +6,8 @@ that declares egress also gets ``network``. Everything else is refused with
 EPERM. The group files, how they were minimised and what each one allows are
 described in ``seccomp/README.md``.
 
-Three facts about Docker 20.10 / runc 1.1 shape the output (checked, see
-``docs``/notes): the top-level ``defaultErrnoRet`` is ignored, so ``clone3``
+Three facts about Docker 20.10 / runc 1.1 shape the output (checked on the
+engine): the top-level ``defaultErrnoRet`` is ignored, so ``clone3``
 carries its own ``errnoRet`` (ENOSYS, or glibc will not fall back to
 ``clone``); several conditions on the same argument index in one rule are OR'd,
 so every allowed value gets its own rule; and only the native architecture is
@@ -175,7 +175,8 @@ def compose(
     (unconditional allows, argument-conditioned allows, errno rules).
 
     Raises:
-        UserInputError: no group is given, a group file is missing or malformed,
+        UserInputError: no group or an unknown one is given, the architecture is
+            not supported, a group file is missing or malformed,
             a group allows a syscall listed in ``denied.json``, or two groups
             disagree about a syscall (allowed outright in one and only under
             conditions or refused in another).
@@ -185,10 +186,17 @@ def compose(
             "a seccomp profile needs at least one syscall group",
             hint=f"pass some of {', '.join(g.value for g in SyscallGroup)} (see groups_for)",
         )
+    try:
+        chosen = [SyscallGroup(g) for g in dict.fromkeys(groups)]
+    except ValueError as e:
+        raise UserInputError(
+            f"unknown syscall group: {e}",
+            hint=f"the groups are {', '.join(g.value for g in SyscallGroup)}",
+        ) from None
     root = folder or default_folder()
     architecture = native_architecture(arch)
     denied = denied_names(root)
-    loaded = [_load_group(root / f"{SyscallGroup(g).value}.json") for g in dict.fromkeys(groups)]
+    loaded = [_load_group(root / f"{g.value}.json") for g in chosen]
     return _merge(loaded, denied, architecture)
 
 
