@@ -76,19 +76,28 @@ def _dead(owner_label: str) -> bool:
 
 def sweep(client: Any) -> int:
     """Remove containers and networks left by mppoci processes that died
-    (killed, crashed) on this host. Returns how many were removed."""
+    (killed, crashed) on this host. Returns how many were removed.
+
+    Uses the engine's list calls, which return labels directly: listing
+    through docker-py's models would inspect each container again and fail
+    when another run removes its own container meanwhile."""
     import docker.errors
 
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
-        if _dead(container.labels.get(OWNER_LABEL, "")):
+    try:
+        containers = client.api.containers(all=True, filters={"label": OWNER_LABEL})
+        networks = client.api.networks(filters={"label": OWNER_LABEL})
+    except docker.errors.APIError:
+        return 0
+    for entry in containers:
+        if _dead((entry.get("Labels") or {}).get(OWNER_LABEL, "")):
             with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+                client.api.remove_container(entry["Id"], force=True)
                 removed += 1
-    for network in client.networks.list(filters={"label": OWNER_LABEL}):
-        if _dead(network.attrs.get("Labels", {}).get(OWNER_LABEL, "")):
+    for entry in networks:
+        if _dead((entry.get("Labels") or {}).get(OWNER_LABEL, "")):
             with contextlib.suppress(docker.errors.APIError):
-                network.remove()
+                client.api.remove_network(entry["Id"])
                 removed += 1
     return removed
 

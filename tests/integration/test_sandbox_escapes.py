@@ -806,8 +806,9 @@ def test_the_docker_socket_cannot_be_found_or_reached(
     assert got["exists /var/run/docker.sock"] == "False", shown(result)
     assert got["exists /run/docker.sock"] == "False", shown(result)
     assert got["exists /run/containerd/containerd.sock"] == "False", shown(result)
-    assert got["connect /var/run/docker.sock"] == "ENOENT", shown(result)
-    assert got["connect /run/docker.sock"] == "ENOENT", shown(result)
+    # Absent, and connect(2) is not even offered without a network grant.
+    assert got["connect /var/run/docker.sock"] in ("ENOENT", "EPERM"), shown(result)
+    assert got["connect /run/docker.sock"] in ("ENOENT", "EPERM"), shown(result)
     assert got["socket files"] == "0", shown(result)
 
 
@@ -817,8 +818,8 @@ def test_tool_runs_as_nobody_without_capabilities_or_new_privileges(
     result = run_tool(PYTHON_ATTACKS, PROBE, "--", "/pkg/identity.py")
     assert result.returncode == 0, shown(result)
     got = outcomes(result)
-    assert got["ids"] == "65534 65534 65534 65534 65534 65534", shown(result)
-    assert got["groups"] in ("none", "65534"), shown(result)
+    assert got["Uid"] == got["Gid"] == "65534 65534 65534 65534", shown(result)
+    assert got["Groups"] in ("none", "65534"), shown(result)
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert got[cap] == "0000000000000000", shown(result)
     assert got["NoNewPrivs"] == "1", shown(result)
