@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mppoci.cli import context, verifying
+from mppoci.cli.options import AllowDowngrade
 from mppoci.errors import UserInputError
 
 
@@ -38,10 +39,7 @@ def save(
 
 def load(
     bundle: Annotated[Path, typer.Argument(help="A .tar written by `mppoci save`.")],
-    allow_downgrade: Annotated[
-        bool,
-        typer.Option("--allow-downgrade", help="Accept a version older than one verified before."),
-    ] = False,
+    allow_downgrade: AllowDowngrade = False,
 ) -> None:
     """Load packages from an OCI-layout tar, verified like a pull; print their digests."""
     from mppoci.oci import mediatypes as mt

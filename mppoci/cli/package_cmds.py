@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mppoci.cli import context
+from mppoci.cli.options import JsonFlag
 from mppoci.digest import Digest
 from mppoci.errors import NotFoundError
 from mppoci.reference import parse_local
@@ -18,8 +19,6 @@ from mppoci.reference import parse_local
 if TYPE_CHECKING:
     from mppoci.cli.render import PackageView
     from mppoci.manifest import RuntimeRef
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _err(message: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mppoci.cli import context, progress, registry_opts, verifying
+from mppoci.cli.options import AllowDowngrade
 from mppoci.errors import UserInputError
 from mppoci.reference import parse_remote
 
@@ -79,10 +80,7 @@ def push(
 
 def pull(
     reference: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY:TAG or @sha256:<digest>")],
-    allow_downgrade: Annotated[
-        bool,
-        typer.Option("--allow-downgrade", help="Accept a version older than one verified before."),
-    ] = False,
+    allow_downgrade: AllowDowngrade = False,
     ca_file: registry_opts.CaFile = None,
     insecure: registry_opts.Insecure = False,
     timeout: registry_opts.Timeout = 30.0,

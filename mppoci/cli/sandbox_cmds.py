@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mppoci.cli import context, prompts, verifying
+from mppoci.cli.options import AllowDowngrade
 from mppoci.errors import Error, UserInputError
 
 if TYPE_CHECKING:
@@ -295,10 +296,7 @@ def run(
     ] = None,
     mount: MountOpt = None,
     env: EnvOpt = None,
-    allow_downgrade: Annotated[
-        bool,
-        typer.Option("--allow-downgrade", help="Accept an older version than verified before."),
-    ] = False,
+    allow_downgrade: AllowDowngrade = False,
     audit_args: Annotated[
         bool,
         typer.Option(

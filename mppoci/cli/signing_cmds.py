@@ -11,12 +11,11 @@ import typer
 
 from mppoci.cli import context, prompts, registry_opts, verifying
 from mppoci.cli.context import resolve_local
+from mppoci.cli.options import AllowDowngrade, JsonFlag
 from mppoci.errors import UserInputError
 from mppoci.reference import is_remote
 
 key_app = typer.Typer(help="Create signing keys (cosign's format).", no_args_is_help=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _read_file(path: Path, what: str) -> bytes:
@@ -99,10 +98,7 @@ def verify(
     key: Annotated[
         Path | None, typer.Option("--key", help="Verify with this public key, not the policy.")
     ] = None,
-    allow_downgrade: Annotated[
-        bool,
-        typer.Option("--allow-downgrade", help="Accept a version older than one verified before."),
-    ] = False,
+    allow_downgrade: AllowDowngrade = False,
     json_out: JsonFlag = False,
     ca_file: registry_opts.CaFile = None,
     insecure: registry_opts.Insecure = False,
