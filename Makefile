@@ -35,6 +35,7 @@ lint: dev
 
 bench: dev system-deps
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/serve_latency.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

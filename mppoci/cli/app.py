@@ -24,6 +24,7 @@ from mppoci.cli import (
     registry_cmds,
     runtime_cmds,
     sandbox_cmds,
+    serve_cmds,
     signing_cmds,
     trust_cmds,
 )
@@ -43,6 +44,7 @@ signing_cmds.register(app)
 registry_cmds.register(app)
 bundle_cmds.register(app)
 sandbox_cmds.register(app)
+serve_cmds.register(app)
 app.add_typer(lock_cmds.app, name="lock")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(trust_cmds.app, name="trust")

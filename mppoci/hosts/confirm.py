@@ -1,0 +1,148 @@
+"""Asking a person before a tool that may change things runs. Pure, apart
+from the random key of :class:`Tickets`.
+
+The question goes to the MCP client as an elicitation (a form with one
+boolean, ``confirm``), which the client shows to its user. Only an explicit
+"accept" with ``confirm: true`` is a yes; decline, cancel, an error, or a
+client that cannot ask is a no, and the tool does not run.
+
+On handshake-era connections (protocol up to 2025-11-25) the server sends
+``elicitation/create`` to the client. On 2026-07-28 connections a server may
+not send requests; the call instead returns ``InputRequiredResult`` with the
+same elicitation embedded and an opaque ``requestState``, and the client
+retries the call with the answer. That state is a :class:`Tickets` ticket:
+HMAC-signed, bound to the tool and the exact arguments, short-lived and
+redeemable once, so an answer cannot be replayed for another call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mcp_types as types
+
+from mppoci.manifest import Manifest, Tool
+
+FIELD = "confirm"
+INPUT_KEY = "mppoci.confirm"
+TICKET_SECONDS = 600.0
+_SHOWN_ARGUMENTS = 600  # characters of the arguments shown in the question
+
+
+def supports_form(capabilities: types.ClientCapabilities | None) -> bool:
+    """Whether the client declared form elicitation (an empty ``elicitation``
+    object means form, as before 2025-11-25 added the modes)."""
+    if capabilities is None or capabilities.elicitation is None:
+        return False
+    e = capabilities.elicitation
+    return e.form is not None or e.url is None
+
+
+def question(manifest: Manifest, tool: Tool, arguments: Mapping[str, Any]) -> str:
+    """The words the person sees."""
+    shown = json.dumps(dict(arguments), ensure_ascii=False, sort_keys=True)
+    if len(shown) > _SHOWN_ARGUMENTS:
+        shown = shown[:_SHOWN_ARGUMENTS] + "..."
+    kind = "may change or delete things" if tool.annotations.destructive else "may change things"
+    return (
+        f"Allow {manifest.name} {manifest.version} (publisher {manifest.publisher}) "
+        f"to run its tool {tool.name!r}? It is not read-only and {kind}.\n"
+        f"Arguments: {shown}\n"
+        "It runs in a fresh sandbox with only the permissions you approved."
+    )
+
+
+def requested_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            FIELD: {
+                "type": "boolean",
+                "title": "Run this tool",
+                "description": "Check to let the tool run this once.",
+                "default": False,
+            }
+        },
+        "required": [FIELD],
+    }
+
+
+def elicitation(message: str) -> types.ElicitRequest:
+    return types.ElicitRequest(
+        params=types.ElicitRequestFormParams(message=message, requested_schema=requested_schema())
+    )
+
+
+def answered_yes(answer: types.ElicitResult) -> bool:
+    return answer.action == "accept" and (answer.content or {}).get(FIELD) is True
+
+
+def refusal(answer: types.ElicitResult | None, reason: str = "") -> str:
+    """Why the tool did not run, for the model and the person."""
+    if reason:
+        return f"The tool did not run: {reason}."
+    if answer is None or answer.action == "cancel":
+        return "The tool did not run: the confirmation was cancelled."
+    if answer.action == "decline":
+        return "The tool did not run: the user declined."
+    return "The tool did not run: the user did not confirm it."
+
+
+class Tickets:
+    """Signed, single-use ``requestState`` values for 2026-07-28 confirmations."""
+
+    def __init__(
+        self,
+        key: bytes | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        lifetime: float = TICKET_SECONDS,
+    ) -> None:
+        self._key = key or secrets.token_bytes(32)
+        self._clock = clock
+        self._lifetime = lifetime
+        self._redeemed: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _mac(self, body: bytes) -> str:
+        return hmac.new(self._key, body, hashlib.sha256).hexdigest()
+
+    def issue(self, tool: str, args_digest: str) -> str:
+        body = json.dumps(
+            {
+                "tool": tool,
+                "args": args_digest,
+                "nonce": secrets.token_hex(16),
+                "expires": self._clock() + self._lifetime,
+            },
+            sort_keys=True,
+        ).encode()
+        return base64.urlsafe_b64encode(body).decode() + "." + self._mac(body)
+
+    def redeem(self, state: str, tool: str, args_digest: str) -> bool:
+        """True once for a genuine, unexpired ticket of this exact call."""
+        encoded, _, mac = state.partition(".")
+        try:
+            body = base64.urlsafe_b64decode(encoded.encode())
+        except ValueError:
+            return False
+        if not hmac.compare_digest(self._mac(body), mac):
+            return False
+        claims = json.loads(body)
+        now = self._clock()
+        if claims["tool"] != tool or claims["args"] != args_digest or claims["expires"] < now:
+            return False
+        with self._lock:
+            self._redeemed = {n: t for n, t in self._redeemed.items() if t >= now}
+            if claims["nonce"] in self._redeemed:
+                return False
+            self._redeemed[claims["nonce"]] = claims["expires"]
+        return True
