@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import select
 import shutil
 import socket
 import tempfile
@@ -37,12 +36,11 @@ from mppoci.locations import Locations
 from mppoci.package.stored import StoredPackage
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
-from mppoci.sandbox.docker_runner import RunResult, _Demux, _pump_stdin, _raw_socket
+from mppoci.sandbox.docker_runner import RunResult, attach, start_and_stream
 from mppoci.sandbox.launch import RunRequest, _check_runtime, prepare_spec, unpack
 from mppoci.store.layout import Store
 
 DEFAULT_POOL_SIZE = 2
-_POLL_SECONDS = 0.25  # how often a running call looks at its stop flag
 _MAX_BACKOFF = 30.0
 
 
@@ -130,10 +128,7 @@ class Sandboxes:
                     f"Docker refused to create the sandbox: {e.explanation}"
                 ) from e
             try:
-                attached = self._client.api.attach_socket(
-                    container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-                )
-                sock = _raw_socket(attached)
+                attached, sock = attach(self._client, container)
             except BaseException as e:
                 with contextlib.suppress(Exception):
                     container.remove(force=True)
@@ -170,36 +165,17 @@ class Sandboxes:
         output streams raise)."""
         import docker.errors
 
-        container, sock = prepared.container, prepared.sock
         try:
-            started = clock()
-            container.start()
-            threading.Thread(target=_pump_stdin, args=(stdin, sock), daemon=True).start()
-            demux = _Demux(stdout, stderr)
-            deadline = started + prepared.timeout_seconds
-            timed_out = False
-            while True:
-                remaining = deadline - clock()
-                if remaining <= 0 or (stop is not None and stop.is_set()):
-                    timed_out = remaining <= 0
-                    with contextlib.suppress(docker.errors.APIError):
-                        container.kill()
-                    break
-                ready, _, _ = select.select([sock], [], [], min(remaining, _POLL_SECONDS))
-                if not ready:
-                    continue
-                data = sock.recv(65536)
-                if not data:
-                    break
-                demux.feed(data)
-            status = container.wait(timeout=max(prepared.timeout_seconds, 30))
-            duration = clock() - started
-            state = self._client.api.inspect_container(container.id)["State"]
-            return RunResult(
-                exit_code=int(status.get("StatusCode", 1)),
-                timed_out=timed_out,
-                oom_killed=bool(state.get("OOMKilled")),
-                duration_seconds=duration,
+            return start_and_stream(
+                self._client,
+                prepared.container,
+                prepared.sock,
+                timeout_seconds=prepared.timeout_seconds,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                clock=clock,
+                stop=stop,
             )
         except docker.errors.APIError as e:
             raise RuntimeEngineError(f"the sandbox failed: {e.explanation}") from e

@@ -23,6 +23,7 @@ from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
 
 _HEADER = struct.Struct(">BxxxL")
+_POLL_SECONDS = 0.25  # how often a running call looks at its timeout and stop flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,65 @@ class RunResult:
     duration_seconds: float
     # What the egress gateway saw (DNS queries, connections), for the audit log.
     network_events: tuple[dict[str, Any], ...] = ()
+
+
+def attach(client: Any, container: Any) -> tuple[Any, socket.socket]:
+    """Attach to a created container's stdin, stdout and stderr (before it starts,
+    so no output is missed). Returns the attach handle, which the caller keeps
+    while the run lasts (dropping it may close the connection), and its socket."""
+    attached = client.api.attach_socket(
+        container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+    )
+    return attached, _raw_socket(attached)
+
+
+def start_and_stream(
+    client: Any,
+    container: Any,
+    sock: socket.socket,
+    *,
+    timeout_seconds: float,
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    clock: Callable[[], float] = time.monotonic,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Start an attached container, stream stdin in and output out, enforce the
+    wall-clock timeout (and ``stop``), wait, and report. The caller removes it.
+
+    Raises docker.errors.APIError (callers turn it into RuntimeEngineError)."""
+    import docker.errors
+
+    started = clock()
+    container.start()
+    threading.Thread(target=_pump_stdin, args=(stdin, sock), daemon=True).start()
+    demux = _Demux(stdout, stderr)
+    deadline = started + timeout_seconds
+    timed_out = False
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0 or (stop is not None and stop.is_set()):
+            timed_out = remaining <= 0
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+            break
+        ready, _, _ = select.select([sock], [], [], min(remaining, _POLL_SECONDS))
+        if not ready:
+            continue
+        data = sock.recv(65536)
+        if not data:
+            break
+        demux.feed(data)
+    status = container.wait(timeout=max(timeout_seconds, 30))
+    duration = clock() - started
+    state = client.api.inspect_container(container.id)["State"]
+    return RunResult(
+        exit_code=int(status.get("StatusCode", 1)),
+        timed_out=timed_out,
+        oom_killed=bool(state.get("OOMKilled")),
+        duration_seconds=duration,
+    )
 
 
 def _raw_socket(attached: Any) -> socket.socket:
@@ -136,39 +196,19 @@ def _run(
     except docker.errors.APIError as e:
         raise RuntimeEngineError(f"Docker refused to create the sandbox: {e.explanation}") from e
     try:
-        attached = client.api.attach_socket(
-            container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        attached, sock = attach(client, container)
+        result = start_and_stream(
+            client,
+            container,
+            sock,
+            timeout_seconds=spec.timeout_seconds,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            clock=clock,
         )
-        sock = _raw_socket(attached)
-        started = clock()
-        container.start()
-        threading.Thread(target=_pump_stdin, args=(stdin, sock), daemon=True).start()
-        demux = _Demux(stdout, stderr)
-        deadline = started + spec.timeout_seconds
-        timed_out = False
-        while True:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                timed_out = True
-                with contextlib.suppress(docker.errors.APIError):
-                    container.kill()
-                break
-            ready, _, _ = select.select([sock], [], [], min(remaining, 1.0))
-            if not ready:
-                continue
-            data = sock.recv(65536)
-            if not data:
-                break
-            demux.feed(data)
-        status = container.wait(timeout=max(spec.timeout_seconds, 30))
-        duration = clock() - started
-        state = client.api.inspect_container(container.id)["State"]
-        return RunResult(
-            exit_code=int(status.get("StatusCode", 1)),
-            timed_out=timed_out,
-            oom_killed=bool(state.get("OOMKilled")),
-            duration_seconds=duration,
-        )
+        del attached  # held until the run ended
+        return result
     except docker.errors.APIError as e:
         raise RuntimeEngineError(f"the sandbox failed: {e.explanation}") from e
     finally:
