@@ -79,3 +79,25 @@ def cli(home: Path) -> CliRunner:
         )
 
     return run
+
+
+def run_mppoci(
+    home: Path,
+    *args: str,
+    password: str = "pw",
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The real console script in the mppoci home ``home``; never reads the terminal."""
+    return subprocess.run(
+        [str(MPPOCI), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        timeout=600,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": password, **(env or {})},
+    )

@@ -4,14 +4,13 @@ ever written."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MPPOCI
+from tests.conftest import run_mppoci
 
 pytestmark = pytest.mark.integration
 
@@ -32,18 +31,7 @@ permissions:
 """
 
 
-def _mppoci(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MPPOCI), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": "pw", **(env or {})},
-    )
+_mppoci = run_mppoci
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import tarfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import MPPOCI, SAMPLE_MANIFEST, write_package
+from tests.conftest import SAMPLE_MANIFEST, run_mppoci, write_package
 from tests.registry_fixtures import Registry
 
 pytestmark = pytest.mark.integration
@@ -23,18 +23,8 @@ PASSWORD = "key-password"
 REPO = "acme/word-count"
 
 
-def _mppoci(
-    home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MPPOCI), *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=300,
-        check=False,
-        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": PASSWORD, **(env or {})},
-    )
+def _mppoci(home: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_mppoci(home, *args, password=PASSWORD, **kwargs)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -5,7 +5,6 @@ gateway's upstream. Nothing is aimed at any address the test did not create."""
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from mppoci.egress.network import EGRESS_LABEL, EgressSettings, _create_network
-from tests.conftest import MPPOCI
+from tests.conftest import MPPOCI, run_mppoci
 from tests.registry_fixtures import make_cert
 
 pytestmark = pytest.mark.integration
@@ -122,18 +121,7 @@ def world(
             network.remove()
 
 
-def _mppoci(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MPPOCI), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": "pw", **(env or {})},
-    )
+_mppoci = run_mppoci
 
 
 @pytest.fixture(scope="module")

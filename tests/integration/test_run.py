@@ -5,16 +5,16 @@ approval, and `policy show`."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mppoci import api
 from mppoci.approval.check import NotApprovedError
 from mppoci.locations import locate
-from tests.conftest import MPPOCI
+from tests.conftest import MPPOCI, run_mppoci
 
 pytestmark = pytest.mark.integration
 PASSWORD = "run-tests"
@@ -39,19 +39,8 @@ permissions:
 SCRIPT = '#!/bin/sh\necho "greeting=${GREETING:-none}"\ncat\necho "to stderr" >&2\nexit "${1:-0}"\n'
 
 
-def _mppoci(
-    home: Path, *args: str, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MPPOCI), *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=300,
-        check=False,
-        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": PASSWORD},
-        cwd=cwd,
-    )
+def _mppoci(home: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_mppoci(home, *args, password=PASSWORD, **kwargs)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
