@@ -19,6 +19,7 @@ from mppoci.cli import (
     audit_cmds,
     bundle_cmds,
     context,
+    k8s_cmds,
     lock_cmds,
     package_cmds,
     registry_cmds,
@@ -49,6 +50,7 @@ app.add_typer(lock_cmds.app, name="lock")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(trust_cmds.app, name="trust")
 app.add_typer(runtime_cmds.app, name="runtime")
+app.add_typer(k8s_cmds.app, name="k8s")
 
 
 def _version(value: bool) -> None:

@@ -233,11 +233,14 @@ async def main(config_path: str) -> None:
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
     rules = Rules(config["rules"])
-    own_ip = config["ip"]
+    own_ip = config["ip"]  # what DNS answers: the address tools reach the gateway at
+    # Docker: the gateway's address on the tool's network (it is also on an outside
+    # network). Kubernetes: all of the pod's addresses, behind a Service at own_ip.
+    listen = config.get("listen", own_ip)
     loop = asyncio.get_running_loop()
-    await loop.create_datagram_endpoint(lambda: Dns(rules, own_ip), local_addr=(own_ip, 53))
+    await loop.create_datagram_endpoint(lambda: Dns(rules, own_ip), local_addr=(listen, 53))
     servers = [
-        await asyncio.start_server(Relay(rules, port), own_ip, port) for port in rules.ports()
+        await asyncio.start_server(Relay(rules, port), listen, port) for port in rules.ports()
     ]
     log(kind="ready", ports=rules.ports())
     await asyncio.gather(*(s.serve_forever() for s in servers))

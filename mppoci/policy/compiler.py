@@ -16,7 +16,13 @@ from types import MappingProxyType
 from mppoci.digest import Digest
 from mppoci.errors import UserInputError
 from mppoci.manifest import Access, Manifest
-from mppoci.policy.seccomp import allowed_names, compose, groups_for, profile_text
+from mppoci.policy.seccomp import (
+    allowed_names,
+    compose,
+    groups_for,
+    native_architecture,
+    profile_text,
+)
 from mppoci.policy.spec import (
     PACKAGE_MOUNT,
     ContainerSpec,
@@ -24,6 +30,8 @@ from mppoci.policy.spec import (
     Mount,
     MountKind,
     Network,
+    SecretRef,
+    VolumeSource,
 )
 
 # Host paths never bound into a sandbox (conventions), nor anything below them.
@@ -52,18 +60,20 @@ class EgressBinding:
 
     network: str
     gateway_ip: str
-    resolv_conf: str  # host file, mounted at /etc/resolv.conf: the gateway is the only resolver
+    # Docker: a host file mounted at /etc/resolv.conf, so the gateway is the only
+    # resolver. None where the backend sets the resolver itself (Kubernetes dnsConfig).
+    resolv_conf: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Bindings:
-    """What the user supplies at run time: host folders for declared
-    filesystem entries (already resolved), values for declared variables,
-    and the folders mppoci keeps for declared storage."""
+    """What the user supplies at run time: host folders (already resolved) or
+    cluster volumes for declared filesystem entries, values (or, on a cluster,
+    Secret references) for declared variables, and what holds declared storage."""
 
-    mounts: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
-    storage: Mapping[str, str] = field(default_factory=dict)
+    mounts: Mapping[str, str | VolumeSource] = field(default_factory=dict)
+    env: Mapping[str, str | SecretRef] = field(default_factory=dict)
+    storage: Mapping[str, str | VolumeSource] = field(default_factory=dict)
     egress: EgressBinding | None = None
 
 
@@ -106,31 +116,45 @@ def _mounts(manifest: Manifest, bindings: Bindings, protected: Sequence[str]) ->
             )
     mounts = []
     for entry in manifest.permissions.filesystem:
-        host = bindings.mounts.get(entry.name)
-        if host is None:
+        source = bindings.mounts.get(entry.name)
+        if source is None:
             # An unbound entry gets nothing: the path simply does not exist.
             continue
-        why_not = refusal_for_host_path(host, protected)
+        read_only = entry.access is not Access.READ_WRITE
+        purpose = f"filesystem {entry.name}"
+        if isinstance(source, VolumeSource):
+            if source.kind is MountKind.CONFIG_MAP and not read_only:
+                raise PolicyError(
+                    f"{entry.name} is declared read-write, but a ConfigMap is always read-only",
+                    hint="bind it to a persistent volume claim (pvc:NAME) instead",
+                )
+            mounts.append(_volume_mount(source, entry.path, read_only, purpose))
+            continue
+        why_not = refusal_for_host_path(source, protected)
         if why_not:
             raise PolicyError(
-                f"--mount {entry.name}={host} is refused: {why_not}",
+                f"--mount {entry.name}={source} is refused: {why_not}",
                 hint="bind a folder that holds only what the tool needs",
             )
-        mounts.append(
-            Mount(
-                kind=MountKind.BIND,
-                source=host,
-                target=entry.path,
-                read_only=entry.access is not Access.READ_WRITE,
-                purpose=f"filesystem {entry.name}",
-            )
-        )
+        mounts.append(Mount(MountKind.BIND, source, entry.path, read_only, purpose))
     for volume in manifest.permissions.storage:
-        source = bindings.storage.get(volume.name)
-        if source is None:
+        held = bindings.storage.get(volume.name)
+        if held is None:
             raise PolicyError(f"no folder was prepared for storage {volume.name!r}")
-        mounts.append(Mount(MountKind.BIND, source, volume.path, False, f"storage {volume.name}"))
+        purpose = f"storage {volume.name}"
+        if isinstance(held, VolumeSource):
+            if held.kind is MountKind.CONFIG_MAP:
+                raise PolicyError(f"storage {volume.name!r} must be writable, not a ConfigMap")
+            mounts.append(_volume_mount(held, volume.path, False, purpose))
+        else:
+            mounts.append(Mount(MountKind.BIND, held, volume.path, False, purpose))
     return mounts
+
+
+def _volume_mount(source: VolumeSource, target: str, read_only: bool, purpose: str) -> Mount:
+    if source.kind is MountKind.BIND:
+        raise PolicyError(f"{purpose}: a host folder is not a cluster volume")
+    return Mount(source.kind, source.name, target, read_only, purpose, source.size_bytes)
 
 
 def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
@@ -144,8 +168,11 @@ def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
         )
     out = []
     for var in manifest.permissions.env:
-        if var.name in bindings.env:
-            out.append(EnvVar(var.name, bindings.env[var.name], var.secret))
+        value = bindings.env.get(var.name)
+        if isinstance(value, SecretRef):
+            out.append(EnvVar(var.name, "", var.secret, value_from=value))
+        elif value is not None:
+            out.append(EnvVar(var.name, value, var.secret))
         elif var.required:
             raise PolicyError(
                 f"{manifest.name} requires the environment variable {var.name} ({var.why})",
@@ -160,13 +187,18 @@ def compile_spec(
     digest: Digest,
     *,
     bindings: Bindings,
-    content_dir: str,
+    content_dir: str | VolumeSource,
     protected: Sequence[str],
     args: Sequence[str] = (),
     run_id: str = "",
     labels: Mapping[str, str] | None = None,
+    arch: str | None = None,
 ) -> ContainerSpec:
-    """Compile the sandbox for one run. Raises PolicyError."""
+    """Compile the sandbox for one run. Raises PolicyError.
+
+    ``content_dir`` holds the verified package content: a host folder, or on a
+    cluster the volume an init container fills. ``arch`` names the seccomp
+    profile's architecture (default: this machine's)."""
     if manifest.runtime.digest is None:
         raise PolicyError(f"{manifest.name} does not pin its runtime by digest")
     egress = bindings.egress
@@ -175,12 +207,15 @@ def compile_spec(
     if egress is not None and not manifest.permissions.egress:
         raise PolicyError(f"{manifest.name} declares no egress; it gets no network")
     resources = manifest.permissions.resources
-    profile = compose(groups_for(network=egress is not None))
-    mounts = [
-        Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content"),
-        *_mounts(manifest, bindings, protected),
-    ]
-    if egress is not None:
+    architecture = native_architecture(arch)
+    profile = compose(groups_for(network=egress is not None), arch=arch)
+    content = (
+        _volume_mount(content_dir, PACKAGE_MOUNT, True, "package content")
+        if isinstance(content_dir, VolumeSource)
+        else Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content")
+    )
+    mounts = [content, *_mounts(manifest, bindings, protected)]
+    if egress is not None and egress.resolv_conf is not None:
         mounts.append(
             Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the gateway only")
         )
@@ -202,6 +237,7 @@ def compile_spec(
         network=Network.EGRESS if egress else Network.NONE,
         network_name=egress.network if egress else None,
         dns=(egress.gateway_ip,) if egress else (),
+        architecture=architecture,
         memory_bytes=resources.memory.byte_count,
         nano_cpus=resources.millicores * 1_000_000,
         pids_limit=resources.pids,

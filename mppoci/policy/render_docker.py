@@ -20,8 +20,19 @@ def _tmpfs_options(spec: ContainerSpec) -> str:
     return ",".join((*spec.tmp_options, f"size={spec.tmp_bytes}"))
 
 
+def _docker_only(spec: ContainerSpec) -> None:
+    """A spec compiled for a cluster names volumes and Secrets Docker does not have."""
+    for m in spec.mounts:
+        if m.kind is not MountKind.BIND:
+            raise ValueError(f"{m.purpose} is a Kubernetes {m.kind.value}, not a host folder")
+    for e in spec.env:
+        if e.value_from is not None:
+            raise ValueError(f"{e.name} comes from a Kubernetes Secret")
+
+
 def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
     """Keyword arguments for ``docker.DockerClient.containers.create``."""
+    _docker_only(spec)
     return {
         "image": spec.image,
         "command": list(spec.argv),
@@ -71,6 +82,7 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
 def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") -> list[str]:
     """The same sandbox as a `docker run` command. Secret values are not
     written out: they are passed by name from the environment (``--env NAME``)."""
+    _docker_only(spec)
     argv = [
         "docker", "run", "--rm", "-i",
         "--read-only",

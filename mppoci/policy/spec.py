@@ -2,7 +2,7 @@
 
 The compiler makes it from a verified manifest and the user's bindings; each
 backend renders it (Docker API arguments, a `docker run` line for people,
-later Kubernetes objects). Nothing outside the spec reaches the container.
+Kubernetes objects). Nothing outside the spec reaches the container.
 """
 
 from __future__ import annotations
@@ -20,15 +20,37 @@ TMP_MOUNT = "/tmp"  # noqa: S108 (a path inside the container)
 
 class MountKind(StrEnum):
     BIND = "bind"  # a host folder: package content, one the user named, or declared storage
+    # Kubernetes volumes; the Docker backend never receives these.
+    EMPTY_DIR = "emptyDir"  # scratch space of the pod (the verified package content, storage)
+    PVC = "persistentVolumeClaim"  # a claim the user named
+    CONFIG_MAP = "configMap"  # a ConfigMap the user named (always read-only)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSource:
+    """A cluster volume bound to a declared entry, instead of a host folder."""
+
+    kind: MountKind
+    name: str  # the claim or ConfigMap name; for EMPTY_DIR, the volume's own name
+    size_bytes: int | None = None  # EMPTY_DIR only: its sizeLimit
 
 
 @dataclass(frozen=True, slots=True)
 class Mount:
     kind: MountKind
-    source: str  # resolved host path
+    source: str  # BIND: resolved host path; otherwise the volume's name (see VolumeSource)
     target: str
     read_only: bool
     purpose: str  # "package content", "filesystem data", "storage cache"
+    size_bytes: int | None = None  # EMPTY_DIR only
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A value kept in a Kubernetes Secret: the rendered objects name it, never hold it."""
+
+    secret: str
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +58,11 @@ class EnvVar:
     name: str
     value: str = field(repr=False)
     secret: bool
+    value_from: SecretRef | None = None  # set on Kubernetes instead of a value
 
     def shown(self) -> str:
+        if self.value_from is not None:
+            return f"{self.name}=<from Secret {self.value_from.secret}, key {self.value_from.key}>"
         return f"{self.name}=<secret>" if self.secret else f"{self.name}={self.value}"
 
 
@@ -64,6 +89,7 @@ class ContainerSpec:
     package_digest: Digest
     network_name: str | None = None  # the internal network, with Network.EGRESS
     dns: tuple[str, ...] = ()  # the gateway, with Network.EGRESS
+    architecture: str = ""  # the seccomp profile's libseccomp architecture
     # Fixed for every sandbox; fields so that renderers and tests read them
     # from one place rather than repeating the values.
     user: str = SANDBOX_USER
