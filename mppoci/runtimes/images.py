@@ -89,6 +89,48 @@ def _debootstrap_rootfs(recipe: Recipe, root: Path, log: Log) -> None:
         )
 
 
+_LAUNCHER = """#!/usr/bin/python3 -I
+import sys
+
+sys.path.insert(0, "/opt/mppoci")
+from mppoci.cli.app import main
+
+main()
+"""
+
+
+def _mppoci_source() -> str:
+    """This mppoci: its source tree when run from one, else the same release from PyPI."""
+    from mppoci import __version__
+
+    tree = Path(__file__).resolve().parents[2]
+    return str(tree) if (tree / "pyproject.toml").is_file() else f"mppoci=={__version__}"
+
+
+def _install_mppoci(root: Path, log: Log) -> None:
+    """Install mppoci with its dependencies into the rootfs (same Python minor version)."""
+    import sys
+
+    target = root / "opt" / "mppoci"
+    argv = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+        "--disable-pip-version-check", "--target", str(target), _mppoci_source(),
+    ]  # fmt: skip
+    log("installing mppoci into the image with pip (this takes about a minute)")
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise RuntimeEngineError(
+            f"pip could not install mppoci into the image:\n{tail}",
+            hint="check that PyPI is reachable",
+        )
+    shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts point at this host
+    launcher = root / "usr" / "local" / "bin" / "mppoci"
+    launcher.parent.mkdir(parents=True, exist_ok=True)
+    launcher.write_text(_LAUNCHER)
+    launcher.chmod(0o755)
+
+
 def _skip(relpath: str) -> bool:
     return relpath in _SKIP_FILES or any(
         relpath.startswith(p) and relpath != p.rstrip("/") for p in _SKIP_PREFIXES
@@ -162,6 +204,8 @@ def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> Runtime
             _busybox_rootfs(root)
         else:
             _debootstrap_rootfs(recipe, root, log)
+        if recipe.with_mppoci:
+            _install_mppoci(root, log)
         layer = work / "layer.tar"
         with layer.open("wb") as out:
             write_rootfs_layer(root, out, mtime=source_date_epoch)

@@ -29,6 +29,7 @@ class Recipe:
     variant: str = "minbase"
     include: tuple[str, ...] = ()
     mirror: str = "http://deb.debian.org/debian"
+    with_mppoci: bool = False  # install this mppoci and its dependencies in /opt/mppoci
 
     @property
     def image_tag(self) -> str:
@@ -47,7 +48,7 @@ def _parse(path: Path) -> Recipe:
         doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise UserInputError(f"runtime recipe {path} cannot be read: {e}") from e
-    allowed = {"name", "description", "source", "suite", "variant", "include", "mirror"}
+    allowed = {"name", "description", "source", "suite", "variant", "include", "mirror", "mppoci"}
     if not isinstance(doc, dict) or not set(doc) <= allowed:
         raise UserInputError(
             f"runtime recipe {path} is malformed",
@@ -65,6 +66,9 @@ def _parse(path: Path) -> Recipe:
     include = doc.get("include", [])
     if not isinstance(include, list) or not all(isinstance(p, str) for p in include):
         raise UserInputError(f"runtime recipe {path}: include must be a list of package names")
+    with_mppoci = doc.get("mppoci", False)
+    if not isinstance(with_mppoci, bool) or (with_mppoci and source is not Source.DEBOOTSTRAP):
+        raise UserInputError(f"runtime recipe {path}: mppoci must be true or false, on debootstrap")
     return Recipe(
         name=name,
         description=str(doc.get("description", "")),
@@ -73,6 +77,7 @@ def _parse(path: Path) -> Recipe:
         variant=str(doc.get("variant", "minbase")),
         include=tuple(include),
         mirror=str(doc.get("mirror", "http://deb.debian.org/debian")),
+        with_mppoci=with_mppoci,
     )
 
 

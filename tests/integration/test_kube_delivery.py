@@ -178,3 +178,69 @@ def test_fetch_refuses_a_package_its_policy_does_not_trust(cluster: dict[str, An
     assert result.returncode == 1
     assert "no acceptable signature" in result.stderr
     assert not list(cluster["folders"]["bundle"].iterdir())  # nothing reaches the claim
+
+
+@pytest.fixture(scope="session")
+def mppoci_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """mppoci's own image (runtimes/mppoci), built once when missing."""
+    import docker.errors
+
+    tag = "mppoci-runtime/mppoci:latest"
+    try:
+        docker_client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        _ok(run_mppoci(tmp_path_factory.mktemp("builder"), "runtime", "build", "mppoci"))
+    return tag
+
+
+def test_the_verify_step_runs_in_mppocis_image_as_rendered(
+    cluster: dict[str, Any], docker_client: Any, mppoci_image: str
+) -> None:
+    """The init container exactly as rendered: its command, environment, user,
+    read-only root, no capabilities and no network, on mppoci's own image."""
+    bundle = _fetch(cluster)
+    bundle.chmod(0o644)  # in a pod the fetch step writes it as the same user
+    pod = next(
+        o for o in cluster["objects"] if o["metadata"]["name"] == "wc" and o["kind"] == "Job"
+    )
+    verify = pod["spec"]["template"]["spec"]["initContainers"][0]
+    ctx = verify["securityContext"]
+    work = cluster["tmp"] / "volumes" / "work"
+    work.mkdir()
+    for writable in (work, cluster["folders"]["out"]):
+        writable.chmod(0o777)  # emptyDir volumes are writable by the pod's user
+    paths = {**cluster["folders"], "package": cluster["folders"]["out"], "work": work}
+    mounts = [
+        {
+            "Type": "bind",
+            "Source": str(paths[m["name"]]),
+            "Target": m["mountPath"],
+            "ReadOnly": m.get("readOnly", False),
+        }
+        for m in verify["volumeMounts"]
+    ]
+    assert ctx["readOnlyRootFilesystem"] and ctx["capabilities"] == {"drop": ["ALL"]}
+    container = docker_client.containers.run(
+        mppoci_image,
+        command=verify["command"],
+        entrypoint=[],
+        user=f"{ctx['runAsUser']}:{ctx['runAsGroup']}",
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges:true"],
+        network_mode="none",
+        environment={e["name"]: e["value"] for e in verify["env"]},
+        mounts=mounts,
+        mem_limit=int(verify["resources"]["limits"]["memory"]),
+        detach=True,
+    )
+    try:
+        status = container.wait(timeout=120)
+        logs = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, logs
+    assert "verified acme/word-count 1.0.0" in logs
+    content = cluster["folders"]["out"] / "content"
+    assert (content / "run.sh").read_text() == "#!/bin/sh\nwc -w\n"
+    assert content.stat().st_uid == 65534  # written by the pod's user, not root
