@@ -92,6 +92,37 @@ def run(
     append(locations, "run", data)
 
 
+def cluster_render(
+    locations: Locations,
+    *,
+    package: str,
+    version: str,
+    digest: str,
+    permissions: str,
+    name: str,
+    namespace: str,
+    args: Sequence[str],
+    env_names: Sequence[str],
+    volumes: Mapping[str, str],
+) -> None:
+    """Objects written for a cluster: the grant is given here, the run happens there."""
+    append(
+        locations,
+        "k8s.render",
+        {
+            "package": package,
+            "version": version,
+            "digest": digest,
+            "permissions": permissions,
+            "name": name,
+            "namespace": namespace,
+            "argsDigest": args_digest(args),
+            "env": sorted(env_names),
+            "volumes": dict(volumes),
+        },
+    )
+
+
 def network(locations: Locations, *, package: str, digest: str, event: Mapping[str, Any]) -> None:
     """One DNS query or connection attempt the egress gateway saw."""
     append(

@@ -205,6 +205,32 @@ def _target(
     )
 
 
+def _check_runtime_image(
+    runtime_image: str, image_id: str, ca_file: Path | None, insecure: bool, timeout: float
+) -> None:
+    """The cluster pulls by manifest digest; the package pins the image ID (its
+    config's digest). Ask the registry which image that manifest holds."""
+    from mppoci.errors import DigestMismatchError
+    from mppoci.limits import DEFAULT_LIMITS
+    from mppoci.oci.model import parse_image_manifest
+    from mppoci.reference import parse_remote
+
+    remote = parse_remote(runtime_image)
+    assert remote.digest is not None
+    client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
+    body, _, _ = client.get_manifest(
+        remote.repository, remote.digest, max_bytes=DEFAULT_LIMITS.oci_manifest_bytes
+    )
+    held = parse_image_manifest(body, limits=DEFAULT_LIMITS).config.digest
+    if held != image_id:
+        raise DigestMismatchError(
+            f"--runtime-image {runtime_image} holds the image {held}, "
+            f"but the package pins {image_id}",
+            hint="push the pinned runtime (`mppoci runtime push NAME REPO`) and use the "
+            "digest it prints",
+        )
+
+
 def _seccomp_source(text: str) -> Any:
     from mppoci.kube.target import SeccompSource
 
@@ -261,6 +287,14 @@ def render(
         str, typer.Option(help="operator (Security Profiles Operator) or node (a file).")
     ] = "operator",
     insecure: registry_opts.Insecure = False,
+    ca_file: registry_opts.CaFile = None,
+    timeout: registry_opts.Timeout = 30.0,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            help="Do not ask the registry whether --runtime-image holds the pinned runtime."
+        ),
+    ] = False,
     wait: Annotated[
         int, typer.Option(help="Seconds the tool's pod waits for the fetch step.", min=10)
     ] = 600,
@@ -322,7 +356,39 @@ def render(
         raise Error(
             "the rendered objects break the restricted profile:\n  " + "\n  ".join(problems)
         )
+    # Last, after every local check: the one question asked of a registry.
+    if not manifest.runtime.is_registry_reference:
+        assert manifest.runtime.digest is not None
+        if offline:
+            typer.echo(
+                f"warning: --offline: not checked that {target.runtime_image} holds "
+                f"{manifest.runtime.digest}",
+                err=True,
+            )
+        else:
+            _check_runtime_image(
+                target.runtime_image, manifest.runtime.digest, ca_file, insecure, timeout
+            )
     _write(rendered, target, output)
+    _audit(manifest, verified, target, spec)
+
+
+def _audit(manifest: Manifest, verified: Verified, target: ClusterTarget, spec: Any) -> None:
+    from mppoci.audit import events
+    from mppoci.manifest import permissions_digest
+
+    events.cluster_render(
+        context.locations(),
+        package=manifest.name,
+        version=manifest.version,
+        digest=verified.digest,
+        permissions=permissions_digest(manifest),
+        name=target.name,
+        namespace=target.namespace,
+        args=spec.argv[len(manifest.entrypoint) :],
+        env_names=[e.name for e in spec.env],
+        volumes={m.target: f"{m.kind.value}:{m.source}" for m in spec.mounts},
+    )
 
 
 def _write(rendered: Any, target: ClusterTarget, output: Path | None) -> None:

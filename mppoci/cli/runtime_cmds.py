@@ -78,8 +78,13 @@ def push(
     dest = parse_remote(destination)
     client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
     with context.store().staging() as scratch:
-        tag = push_runtime(connect(), client, image_id, dest, scratch)
-    typer.echo(f"pushed {image_id} as {dest.registry}/{dest.repository}:{tag}", err=True)
+        tag, manifest = push_runtime(connect(), client, image_id, dest, scratch)
+    repository = f"{dest.registry}/{dest.repository}"
+    typer.echo(
+        f"pushed {image_id} as {repository}:{tag}\n"
+        f"on Kubernetes: --runtime-image {repository}@{manifest}",
+        err=True,
+    )
     typer.echo(image_id)
 
 

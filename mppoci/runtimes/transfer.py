@@ -56,8 +56,10 @@ def _diff_ids(config: bytes) -> list[Digest]:
 
 def push_runtime(
     client: Any, registry: RegistryClient, image_id: Digest, dest: RemoteRef, scratch: Store
-) -> str:
-    """Export a local image and push it as an OCI image tagged by its ID."""
+) -> tuple[str, Digest]:
+    """Export a local image and push it as an OCI image tagged by its ID.
+
+    Returns the tag and the image manifest's digest (what a cluster pulls by)."""
     import docker.errors
 
     try:
@@ -93,7 +95,7 @@ def push_runtime(
     body = image_manifest_bytes(config=config_desc, layers=tuple(layers))
     tag = runtime_tag(image_id)
     registry.put_manifest(dest.repository, tag, body, mt.OCI_MANIFEST)
-    return tag
+    return tag, sha256_digest(body)
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:

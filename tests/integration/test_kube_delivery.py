@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import SAMPLE_MANIFEST, run_mppoci, write_package
+from tests.conftest import PINNED_RUNTIME, SAMPLE_MANIFEST, run_mppoci, write_package
 from tests.registry_fixtures import Registry
 
 pytestmark = pytest.mark.integration
@@ -47,6 +47,7 @@ def cluster(tmp_path: Path, registry: Registry) -> dict[str, Any]:
         "--mppoci-image", IMAGE.format("mppoci"),
         "--runtime-image", IMAGE.format("busybox"),
         "--name", "wc",
+        "--offline",  # the runtime image here is a made-up name; see the runtime test below
     ]  # fmt: skip
     rendered = _ok(run_mppoci(home, *args))
     objects = list(yaml.safe_load_all(rendered))
@@ -244,3 +245,37 @@ def test_the_verify_step_runs_in_mppocis_image_as_rendered(
     content = cluster["folders"]["out"] / "content"
     assert (content / "run.sh").read_text() == "#!/bin/sh\nwc -w\n"
     assert content.stat().st_uid == 65534  # written by the pod's user, not root
+
+
+def test_the_runtime_image_must_hold_the_runtime_the_package_pins(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """The cluster pulls by manifest digest; render asks the registry which image
+    that is, and refuses one that is not the pinned image ID."""
+    home = tmp_path / "home"
+    _ok(run_mppoci(home, "key", "generate", "--output-key-prefix", str(tmp_path / "acme")))
+    _ok(run_mppoci(home, "trust", "add", str(tmp_path / "acme.pub"), "--publisher", "acme"))
+    manifest = SAMPLE_MANIFEST.replace(PINNED_RUNTIME, "busybox")  # pinned at build time
+    digest = _ok(run_mppoci(home, "build", str(write_package(tmp_path / "pkg", manifest)))).strip()
+    _ok(run_mppoci(home, "sign", digest, "--key", str(tmp_path / "acme.key")))
+    _ok(run_mppoci(home, "approve", "acme/word-count", "--yes"))
+    printed = {}
+    for runtime in ("busybox", "python3"):
+        pushed = run_mppoci(home, "runtime", "push", runtime, f"{registry.host}/mppoci/{runtime}")
+        _ok(pushed)
+        line = next(x for x in pushed.stderr.splitlines() if "--runtime-image" in x)
+        printed[runtime] = line.split("--runtime-image ", 1)[1].strip()
+    args = [
+        "k8s", "render", "acme/word-count", "--from", f"{registry.host}/acme/word-count",
+        "--mppoci-image", IMAGE.format("mppoci"),
+    ]  # fmt: skip
+    rendered = _ok(run_mppoci(home, *args, "--runtime-image", printed["busybox"]))
+    tool = next(
+        o
+        for o in yaml.safe_load_all(rendered)
+        if o["kind"] == "Job" and "fetch" not in o["metadata"]["name"]
+    )
+    assert tool["spec"]["template"]["spec"]["containers"][0]["image"] == printed["busybox"]
+    refused = run_mppoci(home, *args, "--runtime-image", printed["python3"])
+    assert refused.returncode == 1 and not refused.stdout
+    assert "holds the image" in refused.stderr and "but the package pins" in refused.stderr

@@ -106,6 +106,7 @@ def render(world: dict[str, Any], case: str, *extra: str) -> Any:
         "--mppoci-image", MPPOCI_IMAGE,
         "--runtime-image", RUNTIME_IMAGE,
         "--name", f"run-{case}",
+        "--offline",
         *PACKAGES[case][1],
         *extra,
     )  # fmt: skip
@@ -351,7 +352,7 @@ def test_a_secret_variable_given_as_a_value_is_refused(world: dict[str, Any]) ->
     result = run_mppoci(
         world["home"], "k8s", "render", name, "--from", f"{REGISTRY}/acme/secrets",
         "--mppoci-image", MPPOCI_IMAGE, "--runtime-image", RUNTIME_IMAGE,
-        "--env", "API_TOKEN=hunter2-value",
+        "--env", "API_TOKEN=hunter2-value", "--offline",
     )  # fmt: skip
     assert result.returncode == 1
     assert "never written into manifests" in result.stderr and "--secret API_TOKEN" in result.stderr
@@ -387,6 +388,7 @@ def test_bad_requests_are_refused_with_what_to_do(
         f"{REGISTRY}/acme/{case}",
         "--mppoci-image",
         MPPOCI_IMAGE,
+        "--offline",  # made-up image names: never ask a registry about them
     ]
     if "--runtime-image" not in args:
         base += ["--runtime-image", RUNTIME_IMAGE]
@@ -399,7 +401,8 @@ def test_bad_requests_are_refused_with_what_to_do(
 def test_a_registry_by_name_needs_its_addresses(world: dict[str, Any]) -> None:
     name, _ = world["digests"]["no-network"]
     args = ["k8s", "render", name, "--from", "registry.acme.test/acme/offline",
-            "--mppoci-image", MPPOCI_IMAGE, "--runtime-image", RUNTIME_IMAGE]  # fmt: skip
+            "--mppoci-image", MPPOCI_IMAGE, "--runtime-image", RUNTIME_IMAGE,
+            "--offline"]  # fmt: skip
     refused = run_mppoci(world["home"], *args)
     assert refused.returncode == 1 and "--registry-cidr" in refused.stderr
     objs = list(yaml.safe_load_all(ok(run_mppoci(world["home"], *args, "--registry-cidr",
@@ -447,3 +450,17 @@ def test_node_profiles_are_written_as_files_for_the_kubelet(
     for obj in objs:
         kubernetes_validate.validate(obj, "1.35.0", strict=True)
     assert all_problems(objs) == []
+
+
+def test_each_render_is_audited(world: dict[str, Any]) -> None:
+    objects(world, "secrets")
+    _, digest = world["digests"]["secrets"]
+    shown = ok(run_mppoci(world["home"], "audit", "show", "--json")).stdout
+    parsed = json.loads(shown)
+    records = parsed if isinstance(parsed, list) else parsed.get("records", [])
+    renders = [r for r in records if "k8s.render" in json.dumps(r) and digest in json.dumps(r)]
+    assert renders, shown[-2000:]
+    text = json.dumps(renders[-1])
+    assert "API_TOKEN" in text and "run-secrets" in text
+    assert "eu-west-1" not in text  # variables by name only, never values
+    ok(run_mppoci(world["home"], "audit", "verify"))
