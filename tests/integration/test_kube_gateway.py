@@ -1,0 +1,235 @@
+"""The rendered egress gateway pod works as rendered: its ConfigMap files, its
+command, user, read-only root, no capabilities and its sysctl, run under Docker
+on a network the test creates. A client set up like the tool's pod (the
+gateway as its only resolver, as the pod's dnsConfig says) reaches the declared
+host and nothing else.
+
+The Service is simulated by giving the gateway container the Service address:
+on a cluster kube-proxy forwards that address to the gateway pod."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mppoci.digest import Digest
+from mppoci.egress.network import GATEWAY_SCRIPT
+from mppoci.kube.render import render
+from mppoci.kube.target import ClusterTarget, SeccompSource
+from mppoci.manifest import parse_source
+from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
+from mppoci.policy.spec import MountKind, VolumeSource
+from mppoci.reference import parse_remote
+from tests.conftest import PINNED_RUNTIME
+
+pytestmark = pytest.mark.integration
+WORLD = Path(__file__).resolve().parents[1] / "assets" / "world"
+PYTHON3 = "mppoci-runtime/python3:latest"
+DIGEST = Digest("sha256:" + "d" * 64)
+IMAGE = "registry.acme.test/x@sha256:" + "e" * 64
+
+MANIFEST = f"""\
+schemaVersion: 1
+name: acme/caller
+version: 1.0.0
+description: d
+authors: [Ada]
+license: MIT
+runtime: {PINNED_RUNTIME}
+entrypoint: ["/bin/true"]
+protocol: cli
+tools: [{{name: t, description: t}}]
+permissions:
+  network:
+    egress:
+      - {{host: api.test, port: 8080, why: the API}}
+      - {{host: "*.svc.test", port: 8080, why: services}}
+"""
+
+CLIENT = """
+import json, socket, sys
+out = {}
+def resolve(name):
+    try:
+        return socket.gethostbyname(name)
+    except OSError as e:
+        return "error: " + type(e).__name__
+def get(ip, host):
+    try:
+        with socket.create_connection((ip, 8080), timeout=5) as s:
+            s.sendall(f"GET / HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n".encode())
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            return data.decode(errors="replace").split("\\r\\n\\r\\n", 1)[-1]
+    except OSError as e:
+        return "error: " + type(e).__name__
+out["api"] = resolve("api.test")
+out["other"] = resolve("other.test")
+out["get_api"] = get(out["api"], "api.test") if not out["api"].startswith("error") else ""
+out["get_other"] = get(sys.argv[1], "other.test")
+print(json.dumps(out))
+"""
+
+
+def _wait_logs(container: Any, text: bytes) -> None:
+    deadline = time.monotonic() + 30
+    while text not in container.logs():
+        container.reload()
+        assert container.status in ("created", "running"), container.logs().decode()
+        assert time.monotonic() < deadline, container.logs().decode()
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def network(docker_client: Any) -> Iterator[tuple[str, str]]:
+    """A network with a subnet of its own; (name, the address the gateway gets)."""
+    import docker.types
+
+    third = secrets.randbelow(200) + 20
+    subnet = f"10.214.{third}.0/24"
+    pool = docker.types.IPAMPool(subnet=subnet, gateway=f"10.214.{third}.1")
+    name = f"mppoci-test-kgw-{secrets.token_hex(4)}"
+    docker_client.networks.create(
+        name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool])
+    )
+    try:
+        yield name, f"10.214.{third}.53"
+    finally:
+        for c in docker_client.containers.list(all=True, filters={"network": name}):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+        with contextlib.suppress(Exception):
+            docker_client.networks.get(name).remove()
+
+
+def _rendered(gateway_ip: str) -> list[dict[str, Any]]:
+    manifest = parse_source(MANIFEST.encode())
+    spec = compile_spec(
+        manifest,
+        DIGEST,
+        bindings=Bindings(egress=EgressBinding("cluster", gateway_ip, None)),
+        content_dir=VolumeSource(MountKind.EMPTY_DIR, "package"),
+        protected=[],
+    )
+    target = ClusterTarget(
+        name="gw",
+        namespace="tools",
+        architecture="amd64",
+        seccomp_source=SeccompSource.OPERATOR,
+        package=parse_remote(f"10.1.2.3:5000/acme/caller@{DIGEST}"),
+        runtime_image=IMAGE,
+        mppoci_image=IMAGE,
+        registry_cidrs=("10.1.2.3/32",),
+        registry_port=5000,
+        gateway_image=IMAGE,
+        gateway_ip=gateway_ip,
+    )
+    script = GATEWAY_SCRIPT.read_text()
+    return list(render(spec, manifest, target, trust_policy=b"{}", gateway_script=script).objects)
+
+
+def test_the_rendered_gateway_relays_declared_hosts_only(
+    docker_client: Any, network: tuple[str, str], tmp_path: Path
+) -> None:
+    name, gateway_ip = network
+    objs = _rendered(gateway_ip)
+    config_map = next(
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gw-gateway"
+    )
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    ctx = container["securityContext"]
+    tool_pod = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "gw")
+    dns = tool_pod["spec"]["template"]["spec"]["dnsConfig"]
+
+    files = tmp_path / "gateway"
+    files.mkdir()
+    for key, value in config_map["data"].items():
+        (files / key).write_text(value)
+    world = tmp_path / "world"
+    world.mkdir()
+    shutil.copy(WORLD / "servers.py", world / "servers.py")
+    for folder in (files, world, tmp_path):
+        folder.chmod(0o755)
+        for f in folder.iterdir():
+            f.chmod(0o755 if f.is_dir() else 0o644)
+
+    for role_alias in ("api.test", "other.test"):
+        server = docker_client.containers.run(
+            PYTHON3,
+            ["python3", "-u", "/world/servers.py", "http", "8080"],
+            user="65534:65534",
+            detach=True,
+            network=name,
+            mounts=[{"Type": "bind", "Source": str(world), "Target": "/world", "ReadOnly": True}],
+        )
+        docker_client.networks.get(name).disconnect(server)
+        docker_client.networks.get(name).connect(server, aliases=[role_alias])
+        _wait_logs(server, b"ready")
+
+    # The gateway pod, as rendered (its image stands for the python3 runtime).
+    gateway = docker_client.containers.create(
+        PYTHON3,
+        command=container["command"],
+        entrypoint=[],
+        user=f"{ctx['runAsUser']}:{ctx['runAsGroup']}",
+        read_only=ctx["readOnlyRootFilesystem"],
+        cap_drop=ctx["capabilities"]["drop"],
+        security_opt=["no-new-privileges:true"],
+        sysctls={s["name"]: s["value"] for s in pod["securityContext"]["sysctls"]},
+        mem_limit=int(container["resources"]["limits"]["memory"]),
+        mounts=[{"Type": "bind", "Source": str(files), "Target": "/gateway", "ReadOnly": True}],
+        network=name,
+    )
+    docker_client.networks.get(name).disconnect(gateway)
+    docker_client.networks.get(name).connect(gateway, ipv4_address=gateway_ip)
+    gateway.start()
+    _wait_logs(gateway, b'"kind": "ready"')
+
+    # A client set up like the tool's pod: the gateway is its only resolver.
+    (tmp_path / "resolv.conf").write_text(
+        "".join(f"nameserver {ns}\n" for ns in dns["nameservers"]) + "options ndots:0\n"
+    )
+    (tmp_path / "client.py").write_text(CLIENT)
+    for f in ("resolv.conf", "client.py"):
+        (tmp_path / f).chmod(0o644)
+    client = docker_client.containers.run(
+        PYTHON3,
+        ["python3", "/t/client.py", gateway_ip],
+        user="65534:65534",
+        detach=True,
+        network=name,
+        mounts=[
+            {"Type": "bind", "Source": str(tmp_path), "Target": "/t", "ReadOnly": True},
+            {
+                "Type": "bind",
+                "Source": str(tmp_path / "resolv.conf"),
+                "Target": "/etc/resolv.conf",
+                "ReadOnly": True,
+            },
+        ],
+    )
+    assert client.wait(timeout=60)["StatusCode"] == 0, client.logs().decode()
+    out = json.loads(client.logs(stderr=False).decode().strip().splitlines()[-1])
+    assert out["api"] == gateway_ip  # a declared name resolves to the gateway (the Service)
+    assert out["get_api"] == "hello from http api.test"
+    assert out["other"].startswith("error")  # refused, never forwarded
+    # Two hosts share port 8080, so the gateway picks by the Host header: an
+    # undeclared one is not relayed anywhere.
+    assert "hello" not in out["get_other"]
+    events = [
+        json.loads(line)
+        for line in gateway.logs(stderr=False).splitlines()
+        if line.startswith(b"{")
+    ]
+    assert any(e.get("kind") == "dns" and "other.test" in json.dumps(e) for e in events)
