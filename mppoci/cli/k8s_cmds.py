@@ -136,6 +136,7 @@ def _target(
     registry_secret: str | None,
     insecure: bool,
     wait: int,
+    stdin: bool,
 ) -> ClusterTarget:
     from mppoci.kube import target as t
     from mppoci.reference import RemoteRef, parse_remote
@@ -202,6 +203,7 @@ def _target(
         gateway_ip=t.service_ip(gateway_ip) if gateway_ip else None,
         bundle_bytes=_bundle_bytes(verified),
         fetch_wait_seconds=wait,
+        stdin=stdin,
     )
 
 
@@ -301,6 +303,10 @@ def render(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder to write the files to.")
     ] = None,
+    stdin: Annotated[
+        bool,
+        typer.Option(help="Keep the tool's stdin open for `kubectl attach -i` (mcp packages)."),
+    ] = False,
 ) -> None:
     """Write the Kubernetes objects that run a package as a Job, as restricted as on Docker."""
     from mppoci.egress.network import GATEWAY_SCRIPT
@@ -328,6 +334,7 @@ def render(
         registry_secret=registry_secret,
         insecure=insecure,
         wait=wait,
+        stdin=stdin,
     )
     from dataclasses import replace
 

@@ -395,6 +395,9 @@ def _tool_job(
     localhost: str,
 ) -> dict[str, Any]:
     tool, tool_volumes = _tool_container(spec, target.runtime_image, localhost)
+    if target.stdin:
+        # Requests arrive through `kubectl attach -i`; EOF when that stream closes.
+        tool |= {"stdin": True, "stdinOnce": True}
     volumes: list[dict[str, Any]] = [
         {
             "name": "bundle",

@@ -50,6 +50,7 @@ class ClusterTarget:
     gateway_ip: str | None = None  # a free address in the Service CIDR
     bundle_bytes: int = 0  # size of the signed bundle, for the claim's request
     fetch_wait_seconds: int = 600  # how long the verify step waits for the bundle
+    stdin: bool = False  # keep the tool's stdin open for `kubectl attach -i`
 
     @property
     def digest(self) -> Digest:

@@ -69,7 +69,7 @@ PACKAGES: dict[str, tuple[str, list[str]]] = {
     "mcp": (
         "name: acme/mcp-tool\nprotocol: mcp\npermissions:\n  resources:\n"
         "    memory: 128Mi\n    cpus: 0.25\n    timeout: 30s\n",
-        [],
+        ["--stdin"],
     ),
 }
 
@@ -274,6 +274,13 @@ def test_the_tool_pod_gets_verified_content_and_never_the_registry(world: dict[s
     # The trust ConfigMap holds exactly the key that covers the package.
     trust = json.loads(the(objs, "ConfigMap", "run-no-network-trust")["data"]["trust.json"])
     assert [k["scopes"] for k in trust["keys"]] == [["acme/*"]]
+
+
+def test_an_mcp_package_reads_its_requests_from_an_attached_stdin(world: dict[str, Any]) -> None:
+    tool = tool_pod(objects(world, "mcp"), "mcp")["containers"][0]
+    assert (tool["stdin"], tool["stdinOnce"]) == (True, True)
+    offline = tool_pod(objects(world, "no-network"), "no-network")["containers"][0]
+    assert "stdin" not in offline  # closed unless asked for
 
 
 def test_resource_limits_come_from_the_declaration(world: dict[str, Any]) -> None:
