@@ -557,6 +557,9 @@ def _tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
+_GATEWAY_DNS = {"protocol": "UDP", "port": DNS_PORT}  # the gateway answers over UDP only
+
+
 def _dns() -> list[dict[str, Any]]:
     return [{"protocol": "UDP", "port": DNS_PORT}, {"protocol": "TCP", "port": DNS_PORT}]
 
@@ -586,7 +589,7 @@ def _network_policies(
                 f"{n}-tool-to-gateway",
                 target,
                 "tool",
-                egress=[{"to": gateway_peer, "ports": [*_dns(), *_tcp(*ports)]}],
+                egress=[{"to": gateway_peer, "ports": [_GATEWAY_DNS, *_tcp(*ports)]}],
             )
         )
         out.append(
@@ -594,7 +597,7 @@ def _network_policies(
                 f"{n}-gateway",
                 target,
                 "gateway",
-                ingress=[{"from": tool_peer, "ports": [*_dns(), *_tcp(*ports)]}],
+                ingress=[{"from": tool_peer, "ports": [_GATEWAY_DNS, *_tcp(*ports)]}],
                 egress=[
                     # NetworkPolicy knows addresses, not names: the gateway itself
                     # holds the list of declared hosts.

@@ -309,7 +309,7 @@ def test_egress_goes_only_to_the_gateway_which_knows_the_declared_hosts(
         }
     ]
     assert {(p["protocol"], p["port"]) for p in rule["ports"]} == {
-        ("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 5432)
+        ("UDP", 53), ("TCP", 443), ("TCP", 5432)
     }  # fmt: skip
     service = the(objs, "Service", "run-egress-gateway")["spec"]
     assert service["clusterIP"] == GATEWAY_IP
