@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev system-deps demo test lint bench clean
+.PHONY: dev system-deps demo test lint bench clean fuzz
 
 # A virtualenv with mppoci installed in editable mode plus the dev tools.
 $(BIN)/.installed: pyproject.toml
@@ -33,9 +33,14 @@ lint: dev
 	$(BIN)/ruff format --check mppoci tests bench
 	$(BIN)/mypy --strict mppoci
 
+# The fuzz tests only, with the long hypothesis profile (tests/conftest.py);
+# `make test` runs the same tests with the bounded one.
+fuzz: dev
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --hypothesis-show-statistics
+
+# One table of every benchmark, with the machine it ran on (a few minutes).
 bench: dev system-deps
 	$(BIN)/python bench/run.py
-	$(BIN)/python bench/serve_latency.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,8 @@ by a short pause (an agent thinks between calls), which lets the pool refill.
 
     .venv/bin/python bench/serve_latency.py   # MPPOCI_BENCH_CALLS=20, MPPOCI_BENCH_PAUSE=0.3
 
+`make bench` (bench/run.py) puts these figures in its table through measure().
+
 Prints a table; asserts nothing (speed is measured, never a test threshold).
 """
 
@@ -78,7 +80,12 @@ async def _latencies(home: Path, pool: int) -> list[float]:
     params = StdioServerParameters(
         command=str(MPPOCI),
         args=["serve", "--pool", str(pool), "bench/echo"],
-        env={"MPPOCI_HOME": str(home)},
+        # The SDK starts the server with a minimal environment: pass on where
+        # bench/run.py keeps bytecode (see its docstring).
+        env={
+            "MPPOCI_HOME": str(home),
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPYCACHEPREFIX"},
+        },
     )
     samples = []
     with open(os.devnull, "w") as quiet:
@@ -102,11 +109,21 @@ def _p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def main() -> None:
+def measure() -> tuple[list[float], list[float]]:
+    """Latencies (seconds) of CALLS tool calls: with a pool of 2, then with none."""
     with tempfile.TemporaryDirectory() as tmp:
         home = _prepare(Path(tmp))
         pooled = anyio.run(_latencies, home, 2)
         per_call = anyio.run(_latencies, home, 0)
+    return pooled, per_call
+
+
+def percentile(samples: list[float], q: int) -> float:
+    return _p(samples, q)
+
+
+def main() -> None:
+    pooled, per_call = measure()
     rows = [
         ("pool of 2 prepared sandboxes (--pool 2)", pooled),
         ("a container created per call (--pool 0)", per_call),

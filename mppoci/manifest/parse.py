@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from mppoci.canonical import canonical_json
 from mppoci.limits import DEFAULT_LIMITS, Limits
 from mppoci.manifest import rules, units
@@ -410,6 +407,11 @@ class _Reader:
             self.p.add(child(path, "$schema"), f"must be {DRAFT_2020_12} (or left out)")
         if self.p.since(start):
             return None
+        # Imported here: jsonschema takes longer to import than most commands
+        # take to run, and only tools with an input schema need it.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(value)
         except SchemaError as e:
