@@ -37,7 +37,7 @@ from mppoci.package.stored import StoredPackage
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import RunResult, attach, start_and_stream
-from mppoci.sandbox.launch import RunRequest, _check_runtime, prepare_spec, unpack
+from mppoci.sandbox.launch import RunRequest, check_runtime, prepare_spec, unpack
 from mppoci.store.layout import Store
 
 DEFAULT_POOL_SIZE = 2
@@ -101,7 +101,7 @@ class Sandboxes:
         refuses at start what every call would fail on.
 
         Raises PolicyError, RuntimeEngineError."""
-        _check_runtime(self._client, self._spec(Path("/nonexistent/pkg")))
+        check_runtime(self._client, self._spec(Path("/nonexistent/pkg")))
 
     def prepare(self) -> Prepared:
         """Unpack, compile, create, attach. Raises Error subclasses."""

@@ -594,7 +594,7 @@ def _check_direct(
     """What `mppoci run` would refuse for every call of a package with egress
     or storage: unbound required variables, refused folders, a missing image."""
     from mppoci.policy.compiler import EgressBinding, compile_spec
-    from mppoci.sandbox.launch import _check_runtime, resolve_bindings
+    from mppoci.sandbox.launch import check_runtime, resolve_bindings
 
     m = package.manifest
     bindings = resolve_bindings(
@@ -613,8 +613,8 @@ def _check_direct(
         content_dir="/nonexistent/pkg",
         protected=[str(p) for p in locations.protected()],
     )
-    _check_runtime(client, spec)
+    check_runtime(client, spec)
     if m.permissions.egress:
-        from mppoci.sandbox.launch import _gateway_image
+        from mppoci.sandbox.launch import gateway_image
 
-        _gateway_image()
+        gateway_image()

@@ -129,23 +129,23 @@ def launch(
             spec = prepare_spec(
                 package, request, locations, content, env, run_id=run_id, storage=storage
             )
-            _check_runtime(client, spec)
+            check_runtime(client, spec)
             return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         with egress_network(
             client,
             rules=package.manifest.permissions.egress,
             run_id=run_id,
-            gateway_image=_gateway_image(),
+            gateway_image=gateway_image(),
             settings=EgressSettings.from_environ(os.environ),
         ) as egress:
             binding = EgressBinding(egress.network, egress.gateway_ip, egress.resolv_conf)
             spec = prepare_spec(package, request, locations, content, env, binding, run_id, storage)
-            _check_runtime(client, spec)
+            check_runtime(client, spec)
             result = run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         return replace(result, network_events=tuple(egress.events))
 
 
-def _gateway_image() -> str:
+def gateway_image() -> str:
     from mppoci.runtimes.images import local_runtime_id
 
     image = local_runtime_id("python3")
@@ -157,7 +157,7 @@ def _gateway_image() -> str:
     return image
 
 
-def _check_runtime(client: object, spec: ContainerSpec) -> None:
+def check_runtime(client: object, spec: ContainerSpec) -> None:
     import docker.errors
 
     try:
