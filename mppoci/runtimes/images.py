@@ -80,13 +80,19 @@ def _debootstrap_rootfs(recipe: Recipe, root: Path, log: Log) -> None:
         argv.append("--include=" + ",".join(recipe.include))
     argv += [recipe.suite, str(root), recipe.mirror]
     log(f"running {' '.join(argv)} (this takes about a minute)")
+    _build_step(
+        argv,
+        f"debootstrap failed for runtime {recipe.name!r}",
+        "check that Debian's package mirror is reachable and that you are root",
+    )
+
+
+def _build_step(argv: list[str], failure: str, hint: str) -> None:
+    """Run one build command; on failure, raise with the end of its output."""
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise RuntimeEngineError(
-            f"debootstrap failed for runtime {recipe.name!r}:\n{tail}",
-            hint="check that Debian's package mirror is reachable and that you are root",
-        )
+        raise RuntimeEngineError(f"{failure}:\n{tail}", hint=hint)
 
 
 _LAUNCHER = """#!/usr/bin/python3 -I
@@ -117,13 +123,7 @@ def _install_mppoci(root: Path, log: Log) -> None:
         "--disable-pip-version-check", "--target", str(target), _mppoci_source(),
     ]  # fmt: skip
     log("installing mppoci into the image with pip (this takes about a minute)")
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise RuntimeEngineError(
-            f"pip could not install mppoci into the image:\n{tail}",
-            hint="check that PyPI is reachable",
-        )
+    _build_step(argv, "pip could not install mppoci into the image", "check that PyPI is reachable")
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts point at this host
     launcher = root / "usr" / "local" / "bin" / "mppoci"
     launcher.parent.mkdir(parents=True, exist_ok=True)

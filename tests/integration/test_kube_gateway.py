@@ -20,21 +20,12 @@ from typing import Any
 
 import pytest
 
-from mppoci.digest import Digest
-from mppoci.egress.network import GATEWAY_SCRIPT
-from mppoci.kube.render import render
-from mppoci.kube.target import ClusterTarget, SeccompSource
-from mppoci.manifest import parse_source
-from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
-from mppoci.policy.spec import MountKind, VolumeSource
-from mppoci.reference import parse_remote
 from tests.conftest import PINNED_RUNTIME
+from tests.kube.helpers import render_pure
 
 pytestmark = pytest.mark.integration
 WORLD = Path(__file__).resolve().parents[1] / "assets" / "world"
 PYTHON3 = "mppoci-runtime/python3:latest"
-DIGEST = Digest("sha256:" + "d" * 64)
-IMAGE = "registry.acme.test/x@sha256:" + "e" * 64
 
 MANIFEST = f"""\
 schemaVersion: 1
@@ -112,29 +103,7 @@ def network(docker_client: Any) -> Iterator[tuple[str, str]]:
 
 
 def _rendered(gateway_ip: str) -> list[dict[str, Any]]:
-    manifest = parse_source(MANIFEST.encode())
-    spec = compile_spec(
-        manifest,
-        DIGEST,
-        bindings=Bindings(egress=EgressBinding("cluster", gateway_ip, None)),
-        content_dir=VolumeSource(MountKind.EMPTY_DIR, "package"),
-        protected=[],
-    )
-    target = ClusterTarget(
-        name="gw",
-        namespace="tools",
-        architecture="amd64",
-        seccomp_source=SeccompSource.OPERATOR,
-        package=parse_remote(f"10.1.2.3:5000/acme/caller@{DIGEST}"),
-        runtime_image=IMAGE,
-        mppoci_image=IMAGE,
-        registry_cidrs=("10.1.2.3/32",),
-        registry_port=5000,
-        gateway_image=IMAGE,
-        gateway_ip=gateway_ip,
-    )
-    script = GATEWAY_SCRIPT.read_text()
-    return list(render(spec, manifest, target, trust_policy=b"{}", gateway_script=script).objects)
+    return render_pure(MANIFEST, name="gw", gateway_ip=gateway_ip)
 
 
 def test_the_rendered_gateway_relays_declared_hosts_only(

@@ -6,25 +6,16 @@ careless edit (or a renderer bug) would, and the checks must name it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
-from mppoci.digest import Digest
-from mppoci.kube.render import render
 from mppoci.kube.restricted import all_problems
-from mppoci.kube.target import ClusterTarget, SeccompSource
-from mppoci.manifest import parse_source
-from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
-from mppoci.policy.spec import MountKind, VolumeSource
-from mppoci.reference import parse_remote
 from tests.conftest import PINNED_RUNTIME
+from tests.kube.helpers import render_pure
 
-DIGEST = Digest("sha256:" + "d" * 64)
-IMAGE = "registry.acme.test/x@sha256:" + "e" * 64
 MANIFEST = f"""\
 schemaVersion: 1
 name: acme/tool
@@ -43,30 +34,7 @@ permissions:
 
 
 def rendered() -> list[dict[str, Any]]:
-    manifest = parse_source(MANIFEST.encode())
-    spec = compile_spec(
-        manifest,
-        DIGEST,
-        bindings=Bindings(egress=EgressBinding("cluster", "10.96.0.53", None)),
-        content_dir=VolumeSource(MountKind.EMPTY_DIR, "package"),
-        protected=[],
-        arch="amd64",
-    )
-    target = ClusterTarget(
-        name="t1",
-        namespace="tools",
-        architecture="amd64",
-        seccomp_source=SeccompSource.OPERATOR,
-        package=parse_remote(f"10.1.2.3:5000/acme/tool@{DIGEST}"),
-        runtime_image=IMAGE,
-        mppoci_image=IMAGE,
-        registry_cidrs=("10.1.2.3/32",),
-        registry_port=5000,
-        gateway_image=IMAGE,
-        gateway_ip="10.96.0.53",
-    )
-    out = render(spec, manifest, target, trust_policy=b"{}", gateway_script="#")
-    return [copy.deepcopy(o) for o in out.objects]
+    return render_pure(MANIFEST, name="t1", gateway_ip="10.96.0.53")
 
 
 def tool_pod(objs: list[dict[str, Any]]) -> dict[str, Any]:
