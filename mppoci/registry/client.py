@@ -13,6 +13,7 @@ from typing import IO
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 
 from mppoci.digest import Digest, is_digest
 from mppoci.errors import (
@@ -49,7 +50,15 @@ def _error_text(response: requests.Response) -> str:
         errors = json.loads(body).get("errors") or []
         first = errors[0]
         return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
-    except (ValueError, AttributeError, IndexError, TypeError, OSError):
+    except (
+        ValueError,
+        AttributeError,
+        LookupError,
+        TypeError,
+        OSError,
+        RecursionError,
+        urllib3.exceptions.HTTPError,  # a body that does not decode as its Content-Encoding says
+    ):
         return f"HTTP {response.status_code}"
 
 
@@ -217,8 +226,8 @@ class RegistryClient:
                         progress(len(chunk))
             except requests.exceptions.RequestException as e:
                 raise TransportError(
-                    f"the download of {desc.digest} from {self.registry} broke off: "
-                    f"{type(e).__name__}",
+                    f"the download of {desc.digest} from {self.registry} broke off after "
+                    f"{writer.size} of {desc.size} bytes ({_why_broken(e)}); nothing was stored",
                     hint="try again; check the connection to the registry",
                 ) from None
         writer.commit(expected=desc.digest, expected_size=desc.size)
@@ -234,5 +243,18 @@ class RegistryClient:
                     raise LimitExceededError(f"the {what} is larger than {max_bytes} bytes")
                 chunks.append(chunk)
         except requests.exceptions.RequestException as e:
-            raise TransportError(f"the {what} download broke off: {type(e).__name__}") from None
+            raise TransportError(
+                f"the {what} download broke off after {total} bytes ({_why_broken(e)})"
+            ) from None
         return b"".join(chunks)
+
+
+def _why_broken(error: requests.exceptions.RequestException) -> str:
+    """A reason for people, not an exception class name."""
+    if isinstance(error, requests.exceptions.Timeout):
+        return "the registry stopped sending"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the connection closed before the whole response arrived"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "the connection was lost"
+    return type(error).__name__
