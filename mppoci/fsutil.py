@@ -7,12 +7,15 @@ never a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+
+from mppoci.errors import StoreError
 
 T = TypeVar("T")
 
@@ -25,10 +28,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in _FULL
+
+
+def disk_full(what: str, where: Path) -> StoreError:
+    """A write the filesystem refused for lack of space, said with what to do."""
+    return StoreError(
+        f"the disk is full (no space left on device) while writing {what}; "
+        "nothing partial was kept",
+        hint=f"free some space on the filesystem that holds {where}, then try again",
+    )
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder,
     fsync, rename over the old file, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full(path.name, path.parent) from None
+        raise
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -36,9 +60,11 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(e):
+            raise disk_full(path.name, path.parent) from None
         raise
     fsync_dir(path.parent)
 

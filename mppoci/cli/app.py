@@ -219,6 +219,12 @@ def main() -> None:
     except Exception as e:
         if os.environ.get("MPPOCI_DEBUG") == "1":
             raise
+        from mppoci.fsutil import disk_full, is_disk_full
+
+        if is_disk_full(e):  # a write anywhere; the store's own writes say which
+            where = Path(getattr(e, "filename", None) or ".")
+            print(f"mppoci: error: {disk_full('a file', where).diagnostics()}", file=sys.stderr)
+            sys.exit(1)
         # The type only: an exception's text may carry secrets it was handed.
         print(
             f"mppoci: internal error ({type(e).__name__}); this is a bug in mppoci.\n"

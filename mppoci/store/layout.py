@@ -24,7 +24,7 @@ from typing import IO, Any, BinaryIO
 from mppoci.canonical import canonical_json
 from mppoci.digest import Digest, hex_part, is_digest
 from mppoci.errors import DigestMismatchError, LimitExceededError, NotFoundError, StoreError
-from mppoci.fsutil import atomic_write, fsync_dir, locked
+from mppoci.fsutil import atomic_write, disk_full, fsync_dir, is_disk_full, locked
 from mppoci.limits import DEFAULT_LIMITS, Limits
 from mppoci.oci.mediatypes import ANNOTATION_REF_NAME, OCI_INDEX, OCI_LAYOUT_VERSION
 from mppoci.oci.model import Descriptor, load_json_object, parse_descriptor
@@ -58,7 +58,12 @@ class BlobWriter:
                 hint="the content is larger than mppoci accepts; check its source",
             )
         self._hash.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as e:
+            if is_disk_full(e):
+                raise disk_full("a blob", self._store.root) from None
+            raise
         return len(data)
 
     def copy_from(self, stream: BinaryIO) -> None:
@@ -81,10 +86,15 @@ class BlobWriter:
                 f"received {self.size} bytes where {expected_size} were declared",
                 hint="the content was truncated or padded in transit; nothing was stored",
             )
-        self._file.flush()
-        os.fchmod(self._file.fileno(), 0o644)
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            os.fchmod(self._file.fileno(), 0o644)
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as e:
+            if is_disk_full(e):
+                raise disk_full("a blob", self._store.root) from None
+            raise
         blobs = self._store.root / "blobs" / "sha256"
         os.replace(self._tmp, blobs / hex_part(digest))
         fsync_dir(blobs)
