@@ -113,6 +113,30 @@ def launch(
     """Run a package that the caller verified and whose approval it checked.
 
     Raises PolicyError, RuntimeEngineError, UntrustedContentError."""
+    import requests
+
+    try:
+        return _launch(store, package, request, locations, stdin, stdout, stderr, environ)
+    except (requests.exceptions.ConnectionError, ConnectionError) as e:
+        # The engine went away mid-run (stopped, crashed, restarted). What it
+        # could not remove is swept by the next run once it is back.
+        raise RuntimeEngineError(
+            "the Docker engine stopped answering during the run; the tool's result is unknown",
+            hint="start the engine again (`make system-deps` starts it here); the next "
+            "`mppoci run` removes what this run left behind",
+        ) from e
+
+
+def _launch(
+    store: Store,
+    package: StoredPackage,
+    request: RunRequest,
+    locations: Locations,
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    environ: Mapping[str, str] | None,
+) -> RunResult:
     from mppoci.docker_engine import connect
 
     client = connect()
