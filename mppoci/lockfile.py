@@ -47,7 +47,7 @@ def _bad(path: Path, why: str) -> UntrustedContentError:
 def parse_lock(data: bytes, path: Path) -> Lock:
     try:
         doc: Any = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _bad(path, str(e)) from None
     if not isinstance(doc, dict) or doc.get("version") != 1 or set(doc) - {"version", "packages"}:
         raise _bad(path, 'expected {"version": 1, "packages": {...}}')

@@ -9,8 +9,49 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["tests.registry_fixtures"]
+
+# --- property-based fuzzing: one budget, set here ------------------------------------------
+# Every hypothesis test takes its number of examples from the profile named by
+# HYPOTHESIS_PROFILE: "default" keeps `make test` bounded, "fuzz" (`make fuzz`)
+# runs FUZZ_SCALE times as many. Tests never hard-code max_examples.
+BOUNDED_EXAMPLES = 100
+FUZZ_SCALE = 40
+# Per-test hang guard for the long run (pytest-timeout), instead of the suite's 300 s.
+FUZZ_TIMEOUT = 3600
+# The bounded run is derandomized: `make test` explores the same inputs every
+# time, so CI never fails on a fresh draw; `make fuzz` draws new ones each run.
+for _name, _examples in (("default", BOUNDED_EXAMPLES), ("fuzz", BOUNDED_EXAMPLES * FUZZ_SCALE)):
+    settings.register_profile(
+        _name,
+        max_examples=_examples,
+        derandomize=_name == "default",
+        # Parsers of hostile input may legitimately take a while on one input
+        # (scrypt, fsync); a hang is caught by pytest-timeout, not by a deadline.
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fuzz: property-based fuzzing of a parser of outside input (budget: HYPOTHESIS_PROFILE)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if settings.default.max_examples <= BOUNDED_EXAMPLES:
+        return
+    for item in items:
+        if item.get_closest_marker("fuzz") is not None:
+            # Inserted first, so it wins over a module's own (bounded-run) timeout.
+            item.add_marker(pytest.mark.timeout(FUZZ_TIMEOUT), append=False)
+
 
 # A pinned runtime lets unit tests build packages without a Docker engine.
 PINNED_RUNTIME = "busybox@sha256:" + "ab" * 32

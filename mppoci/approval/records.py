@@ -88,7 +88,7 @@ def _bad(why: str) -> UntrustedContentError:
 def parse_approvals(data: bytes) -> Approvals:
     try:
         doc: Any = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _bad(str(e)) from None
     if (
         not isinstance(doc, dict)
@@ -111,7 +111,9 @@ def parse_approvals(data: bytes) -> Approvals:
             )
         except (KeyError, TypeError) as e:
             raise _bad(f"entry {package!r}: {e}") from None
-        if not (is_digest(approval.digest) and is_digest(approval.permissions)):
+        if not all(
+            isinstance(d, str) and is_digest(d) for d in (entry["digest"], entry["permissions"])
+        ):
             raise _bad(f"entry {package!r} has a bad digest")
         out[package] = approval
     return Approvals(MappingProxyType(out))

@@ -87,7 +87,7 @@ class Report:
 def _parse(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(record, dict) or set(record) - _FIELDS or not {"seq", "prev"} <= set(record):
         return None

@@ -101,6 +101,18 @@ def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
     return body[previous + 1 :], start + end + 1
 
 
+def _seq_of(line: bytes) -> int:
+    """The sequence number of a record line. Raises ValueError when it has none."""
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        record = None
+    seq = record.get("seq") if isinstance(record, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise ValueError("the last record has no sequence number (the log was edited)")
+    return seq
+
+
 def append(
     locations: Locations,
     event: str,
@@ -126,7 +138,7 @@ def append(
         seq = 1
         prev = GENESIS
         if last is not None:
-            seq = int(json.loads(last)["seq"]) + 1
+            seq = _seq_of(last) + 1
             prev = line_hash(last)
         line = make_line(
             seq=seq, prev=prev, time=_now(), event=event, actor=actor(), data=data, key=key
@@ -170,7 +182,7 @@ def records(locations: Locations) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict):
             yield record

@@ -134,7 +134,14 @@ def config_path(
 
 
 def render(document: Mapping[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a \ud800 escape in an existing file) has no UTF-8
+        # form; JSON's own escapes keep it, and the document means the same.
+        text = json.dumps(document, indent=2) + "\n"
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +173,7 @@ def install(
         raw = path.read_bytes()
         try:
             parsed = json.loads(raw) if raw.strip() else {}
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise UserInputError(
                 f"{path} is not plain JSON ({e}); it may hold comments or trailing commas, "
                 "so it was not changed",

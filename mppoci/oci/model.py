@@ -70,21 +70,41 @@ def load_json_object(data: bytes, *, what: str, max_bytes: int) -> dict[str, Any
     if len(data) > max_bytes:
         raise _bad(what, f"{len(data)} bytes is over the limit of {max_bytes}")
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _bad(what, str(e)) from e
     if not isinstance(value, dict):
         raise _bad(what, "not a JSON object")
+    # A \ud800-style escape is the only way to a lone surrogate, which no UTF-8
+    # writer accepts later (rewriting index.json, building a manifest).
+    if "\\ud" in text.lower():
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad(what, "it holds a \\u escape that is not valid Unicode text") from None
     return value
+
+
+def _is_text(value: Any) -> bool:
+    """A str that UTF-8 can carry. JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which no UTF-8 writer (index.json, a manifest we build) accepts."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _annotations(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        _is_text(k) and _is_text(v) for k, v in value.items()
     ):
-        raise _bad(what, "annotations must map strings to strings")
+        raise _bad(what, "annotations must map strings to strings (valid Unicode text)")
     return dict(value)
 
 
@@ -92,15 +112,15 @@ def parse_descriptor(value: Any, what: str) -> Descriptor:
     if not isinstance(value, dict):
         raise _bad(what, "descriptor is not an object")
     media_type, digest, size = value.get("mediaType"), value.get("digest"), value.get("size")
-    if not isinstance(media_type, str) or not media_type:
-        raise _bad(what, "descriptor has no mediaType")
+    if not _is_text(media_type) or not media_type:
+        raise _bad(what, "descriptor has no mediaType (valid Unicode text)")
     if not isinstance(digest, str) or not is_digest(digest):
         raise _bad(what, f"descriptor digest {digest!r} is not a sha256 digest")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _bad(what, "descriptor size must be a non-negative integer")
     artifact_type = value.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise _bad(what, "artifactType must be a string")
+    if artifact_type is not None and not _is_text(artifact_type):
+        raise _bad(what, "artifactType must be a string (valid Unicode text)")
     return Descriptor(
         media_type=media_type,
         digest=Digest(digest),
@@ -117,16 +137,16 @@ def parse_image_manifest(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ima
     if doc.get("schemaVersion") != 2:
         raise _bad(what, "schemaVersion is not 2")
     media_type = doc.get("mediaType")
-    if media_type is not None and not isinstance(media_type, str):
-        raise _bad(what, "mediaType must be a string")
+    if media_type is not None and not _is_text(media_type):
+        raise _bad(what, "mediaType must be a string (valid Unicode text)")
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise _bad(what, "layers must be a list")
     if len(layers) > limits.index_entries:
         raise _bad(what, "too many layers")
     artifact_type = doc.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise _bad(what, "artifactType must be a string")
+    if artifact_type is not None and not _is_text(artifact_type):
+        raise _bad(what, "artifactType must be a string (valid Unicode text)")
     subject = doc.get("subject")
     return ImageManifest(
         media_type=media_type or "",

@@ -15,7 +15,7 @@ from mppoci.manifest import Manifest, parse_config
 from mppoci.oci import mediatypes as mt
 from mppoci.oci.model import ImageManifest, parse_image_manifest
 from mppoci.reference import LocalRef
-from mppoci.semver import precedence_key
+from mppoci.semver import is_semver, precedence_key
 from mppoci.store import Store
 
 
@@ -54,7 +54,14 @@ def resolve(store: Store, ref: LocalRef) -> Digest:
                 hint="build or pull it first; `mppoci list` shows what is there",
             )
         return digest
-    versions = [tag.split(":", 1)[1] for tag in tags if tag.split(":", 1)[0] == ref.name]
+    # Only name:version tags count; index.json is a file anyone can edit, so a
+    # tag without a version or with a non-SemVer one is not a version of it.
+    prefix = f"{ref.name}:"
+    versions = [
+        tag[len(prefix) :]
+        for tag in tags
+        if tag.startswith(prefix) and is_semver(tag[len(prefix) :])
+    ]
     if not versions:
         raise NotFoundError(
             f"no version of {ref.name} is in the store",

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
+
+import urllib3
 
 from mppoci.errors import AuthError, TransportError
 from mppoci.registry.challenge import Challenge
@@ -19,6 +22,7 @@ from mppoci.registry.credentials import Credentials
 from mppoci.registry.transport import Transport
 
 _MAX_TOKEN_RESPONSE = 1 << 20
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +106,26 @@ class Authenticator:
                 raise TransportError(
                     f"the token server of {self._transport.registry} answered {status}"
                 )
-            body = response.raw.read(_MAX_TOKEN_RESPONSE + 1, decode_content=True)
+            try:
+                body = response.raw.read(_MAX_TOKEN_RESPONSE + 1, decode_content=True)
+            except (OSError, urllib3.exceptions.HTTPError) as e:
+                raise TransportError(
+                    f"the token server of {self._transport.registry} sent an unreadable answer "
+                    f"({type(e).__name__})"
+                ) from None
         if len(body) > _MAX_TOKEN_RESPONSE:
             raise TransportError("the token server sent an oversized answer")
         try:
             doc = json.loads(body)
             token = doc.get("token") or doc.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
         if not isinstance(token, str) or not token:
             raise TransportError(f"the token server of {self._transport.registry} sent no token")
+        if not _TOKEN_RE.fullmatch(token):
+            # It goes into an Authorization header, which carries only visible ASCII.
+            raise TransportError(
+                f"the token server of {self._transport.registry} sent a token with characters "
+                "an HTTP header cannot carry"
+            )
         return token

@@ -52,7 +52,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise UserInputError(f"cannot read Docker's config {path}: {e.strerror}") from None
     try:
         doc = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UserInputError(
             f"Docker's config {path} is not valid JSON", hint="fix or move the file"
         ) from None
@@ -181,7 +181,11 @@ def store(registry: str, credentials: Credentials, environ: Mapping[str, str]) -
         return f"credential helper {helper}"
     auths = doc.get("auths") if isinstance(doc.get("auths"), dict) else {}
     assert isinstance(auths, dict)
-    token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+    try:
+        pair = f"{credentials.username}:{credentials.password}".encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as surrogates
+        raise UserInputError("the user name or password is not valid UTF-8 text") from None
+    token = base64.b64encode(pair).decode()
     auths[registry] = {"auth": token}
     doc["auths"] = auths
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -114,6 +114,11 @@ class Transport:
                 raise self._timeout() from None
             except requests.exceptions.RequestException as e:
                 raise TransportError(f"request to {self.registry} failed: {_reason(e)}") from None
+            except UnicodeError:
+                # e.g. a redirect whose Location is not text: requests cannot follow it
+                raise TransportError(
+                    f"{self.registry} sent an answer that is not valid HTTP (undecodable header)"
+                ) from None
             delay = retry_delay(response.status_code, response.headers, attempt, self.options)
             if delay is None:
                 return response

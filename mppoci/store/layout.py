@@ -254,6 +254,11 @@ class Store:
             data = path.read_bytes()
         except FileNotFoundError:
             return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        except OSError as e:  # a folder, a socket, unreadable: not an index
+            raise StoreError(
+                f"store index {path} cannot be read: {e.strerror}",
+                hint="the store is damaged; move it away and build or pull again",
+            ) from None
         doc = load_json_object(
             data, what=f"store index {path}", max_bytes=self.limits.oci_manifest_bytes * 16
         )

@@ -148,12 +148,15 @@ def parse_policy(data: bytes) -> TrustPolicy:
     """Parse trust.json strictly. Raises UntrustedContentError when damaged."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _bad(str(e)) from e
     if not isinstance(doc, dict) or set(doc) - {"version", "keys", "revoked"}:
         raise _bad("the top level must have only version, keys and revoked")
     if doc.get("version") != POLICY_VERSION:
         raise _bad(f"version must be {POLICY_VERSION}")
+    for section in ("keys", "revoked"):
+        if not isinstance(doc.get(section, []), list):
+            raise _bad(f"{section} must be a list")
     keys: list[TrustedKey] = []
     for i, entry in enumerate(doc.get("keys", [])):
         what = f"keys[{i}]"

@@ -55,10 +55,10 @@ class RollbackState:
 def parse_rollback(data: bytes) -> RollbackState:
     try:
         doc: Any = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise UntrustedContentError(f"the rollback state is damaged: {e}") from e
     packages = doc.get("packages") if isinstance(doc, dict) else None
-    if doc.get("version") != 1 or not isinstance(packages, dict):
+    if not isinstance(packages, dict) or doc.get("version") != 1:
         raise UntrustedContentError("the rollback state is damaged: unknown format")
     highest: dict[str, Seen] = {}
     for name, entry in packages.items():

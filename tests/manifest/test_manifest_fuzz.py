@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -24,7 +25,9 @@ MAXIMAL = (ROOT / "tests" / "assets" / "manifests" / "valid-maximal.yaml").read_
 GOOD: dict[str, Any] = yaml.safe_load(MAXIMAL)
 SCHEMA = Draft202012Validator(json.loads((ROOT / "schema" / "mpp-v1.schema.json").read_bytes()))
 DIGEST = Digest("sha256:" + "5a" * 32)
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# The number of examples comes from the hypothesis profile (tests/conftest.py).
+pytestmark = pytest.mark.fuzz
 
 # Characters that steer YAML's scanner, so random text reaches deep into it.
 YAML_TEXT = st.text(
@@ -52,14 +55,12 @@ def _only_manifest_error(call: Any, data: bytes) -> Manifest | None:
     return result
 
 
-@FUZZ
 @given(st.binary(max_size=400))
 def test_random_bytes_never_raise_anything_but_manifest_error(data: bytes) -> None:
     _only_manifest_error(parse_source, data)
     _only_manifest_error(parse_config, data)
 
 
-@FUZZ
 @given(YAML_TEXT)
 def test_random_yaml_text_never_raises_anything_but_manifest_error(text: str) -> None:
     data = text.encode("utf-8", "surrogatepass")
@@ -88,7 +89,6 @@ def _round_trip_holds(m: Manifest) -> None:
     assert parse_source(json.dumps(to_document(m)).encode()) == m
 
 
-@FUZZ
 @given(st.sampled_from(PATHS), JSON_VALUES)
 def test_a_value_replaced_anywhere_is_accepted_consistently_or_refused(
     path: tuple[Any, ...], value: Any
@@ -104,7 +104,6 @@ def test_a_value_replaced_anywhere_is_accepted_consistently_or_refused(
         _round_trip_holds(m)
 
 
-@FUZZ
 @given(st.integers(min_value=0), st.integers(min_value=0, max_value=255))
 def test_a_changed_config_byte_is_refused_or_means_the_same(position: int, byte: int) -> None:
     config = config_bytes(parse_source(MAXIMAL).with_runtime(DIGEST))
@@ -116,7 +115,6 @@ def test_a_changed_config_byte_is_refused_or_means_the_same(position: int, byte:
         assert config_bytes(m) == changed
 
 
-@FUZZ
 @given(
     st.sampled_from(["memory", "tmp"]),
     st.one_of(

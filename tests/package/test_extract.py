@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mppoci.errors import (
@@ -535,7 +535,7 @@ def _only_our_errors(data: bytes, *, compressed: bool) -> None:
         assert [p.name for p in Path(tmp).iterdir()] in ([], ["pkg"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
 @given(data=st.binary(max_size=4096), compressed=st.booleans())
 def test_arbitrary_bytes_raise_only_mppoci_errors(data: bytes, compressed: bool) -> None:
     _only_our_errors(data, compressed=compressed)
@@ -544,7 +544,7 @@ def test_arbitrary_bytes_raise_only_mppoci_errors(data: bytes, compressed: bool)
 _VALID = normal_tar()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
 @given(
     edits=st.lists(
         st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mppoci.errors import Error
@@ -21,9 +21,9 @@ from mppoci.signing.keys import load_private_key, load_public_key
 from mppoci.signing.payload import SIGNATURE_TYPE, parse_payload
 
 # A hang guard for the module: scrypt runs when an envelope passes the checks.
-pytestmark = pytest.mark.timeout(120)
+# The number of examples comes from the hypothesis profile (tests/conftest.py).
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(120)]
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -39,7 +39,6 @@ def only_our_errors(parse: Any, data: bytes) -> None:
         parse(data)
 
 
-@FUZZ
 @given(st.binary(max_size=2048))
 def test_random_bytes_raise_only_mppoci_errors(data: bytes) -> None:
     only_our_errors(parse_payload, data)
@@ -58,7 +57,6 @@ def pem(label: str, body: bytes) -> bytes:
     )
 
 
-@FUZZ
 @given(
     st.sampled_from(["PUBLIC KEY", "ENCRYPTED COSIGN PRIVATE KEY", "EC PRIVATE KEY", "X"]),
     st.binary(max_size=300),
@@ -72,7 +70,6 @@ b64 = st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())
 small_or_hostile = st.sampled_from([-1, 0, 1, 2, 3, 16, 1024, 2**31, 2**64, True, 1.5, "8", None])
 
 
-@FUZZ
 @given(
     st.fixed_dictionaries(
         {
@@ -101,7 +98,6 @@ def test_random_key_envelopes_raise_only_mppoci_errors(doc: Any) -> None:
     )
 
 
-@FUZZ
 @given(
     st.fixed_dictionaries(
         {
@@ -140,7 +136,6 @@ layer = st.fixed_dictionaries(
 )
 
 
-@FUZZ
 @given(
     st.dictionaries(st.sampled_from(["schemaVersion", "config", "layers"]), json_values),
     st.lists(layer | json_values, max_size=4),
@@ -155,7 +150,6 @@ def test_random_signature_manifests_raise_only_mppoci_errors(
 KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
 
 
-@FUZZ
 @given(st.text(max_size=200), st.binary(max_size=64))
 def test_verify_signature_never_raises(signature: str, payload: bytes) -> None:
     assert verify_signature(KEY, payload, signature) is False
