@@ -24,6 +24,7 @@ from tests.faults.conftest import ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 OWNER_LABEL = "dev.mppoci.owner"
+BRIDGE = "mppoci-fault0"
 
 
 @dataclass
@@ -57,7 +58,9 @@ class Engine:
                 str(self.root / "dockerd.pid"),
                 "--iptables=false",
                 "--ip-masq=false",
-                "--bridge=none",
+                # Its own bridge: with --bridge=none, dockerd deletes the
+                # interface docker0, which the system engine needs.
+                f"--bridge={BRIDGE}",
             ],
             stdout=log,
             stderr=log,
@@ -102,9 +105,16 @@ class Engine:
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     # A short path: the socket path must fit in sun_path.
     root = Path(tmp_path_factory.mktemp("eng"))
+    subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
+    for command in (
+        ["ip", "link", "add", BRIDGE, "type", "bridge"],
+        ["ip", "addr", "add", "10.215.255.1/24", "dev", BRIDGE],
+        ["ip", "link", "set", BRIDGE, "up"],
+    ):
+        subprocess.run(command, capture_output=True, check=True)
     e = Engine(root)
-    e.start()
     try:
+        e.start()
         save = subprocess.Popen(
             ["docker", "save", "mppoci-runtime/busybox:latest"], stdout=subprocess.PIPE
         )
@@ -123,6 +133,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         # Shims of containers the killed engine left (they outlive it by design).
         subprocess.run(["pkill", "-9", "-f", f"-address {root}/"], capture_output=True, check=False)
         _unmount_below(root)
+        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
 
 
 def _unmount_below(root: Path) -> None:
@@ -197,3 +208,5 @@ def test_engine_killed_mid_run_ends_the_run_and_leaves_nothing_once_back(
     assert result.returncode == 0, result.stderr
     assert engine.docker("ps", "-aq", "--filter", f"label={OWNER_LABEL}").strip() == ""
     assert engine.docker("network", "ls", "-q", "--filter", f"label={OWNER_LABEL}").strip() == ""
+    # The system engine's bridge is untouched by the private one.
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
