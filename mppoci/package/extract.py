@@ -268,7 +268,7 @@ class _Tree:
         elif kind is _Kind.SYMLINK:
             link = member.linkname
             self._check_link_text(name, link)
-            if not self._stays_inside(parts[:-1], link):
+            if not self._stays_inside(name, parts[:-1], link, follow_last=False):
                 raise _unsafe(
                     name, f"is a symlink to {_label(link)}, which points outside the folder"
                 )
@@ -305,9 +305,11 @@ class _Tree:
     def check_symlinks(self) -> None:
         """Check every symlink again against the finished tree: a symlink
         that came later can change where an earlier one leads (``l -> d/..``
-        then ``d -> .``)."""
+        then ``d -> .``), or close a loop (``a -> b`` then ``b -> a``). Here
+        the last component is followed too, so a loop is refused whatever
+        its position."""
         for parts, link in self._links.items():
-            if not self._stays_inside(parts[:-1], link):
+            if not self._stays_inside("/".join(parts), parts[:-1], link, follow_last=True):
                 raise _unsafe(
                     "/".join(parts),
                     f"is a symlink to {_label(link)}, which points outside the folder "
@@ -379,10 +381,15 @@ class _Tree:
                 f"{self._limits.path_bytes} bytes (limits.path_bytes)",
             )
 
-    def _stays_inside(self, start: tuple[str, ...], link: str) -> bool:
+    def _stays_inside(
+        self, name: str, start: tuple[str, ...], link: str, *, follow_last: bool
+    ) -> bool:
         """Resolve ``link`` from the folder ``start`` as the kernel would,
         following the archive's own symlinks met on the way (their physical
-        parent is not their lexical one), and say whether it stays inside."""
+        parent is not their lexical one), and say whether it stays inside.
+        ``follow_last`` follows a symlink in the last position as well. A
+        walk of more than SYMLOOP_MAX hops is a loop the kernel would refuse
+        with ELOOP: that is refused here, naming the entry."""
         if link.startswith("/"):
             return False
         where = list(start)
@@ -399,9 +406,16 @@ class _Tree:
                 continue
             where.append(part)
             through = self._links.get(tuple(where))
-            if through is not None and pending:
+            if through is not None and (pending or follow_last):
                 hops += 1
-                if hops > _SYMLINK_HOPS or through.startswith("/"):
+                if hops > _SYMLINK_HOPS:
+                    raise _unsafe(
+                        name,
+                        f"is a symlink to {_label(link)}, which goes through more than "
+                        f"{_SYMLINK_HOPS} symlinks of the archive: a loop, which the "
+                        "system could never follow",
+                    )
+                if through.startswith("/"):
                     return False
                 where.pop()
                 pending.extend(reversed(through.split("/")))

@@ -299,6 +299,30 @@ def test_symlink_redirected_by_a_later_symlink_is_refused(scene: Scene) -> None:
     refused(scene, "symlink_through_later_symlink.tar.gz", UnsafeArchiveError, names="'l'")
 
 
+@pytest.mark.parametrize(
+    ("asset", "names"),
+    [
+        ("symlink_self_loop.tar.gz", "'a'"),
+        ("symlink_loop.tar.gz", "'a'"),
+        ("symlink_loop_in_path.tar.gz", "'a'"),
+    ],
+)
+def test_symlink_loop_is_refused_as_a_loop(scene: Scene, asset: str, names: str) -> None:
+    problem = refused(scene, asset, UnsafeArchiveError, names=names)
+    assert "a loop" in problem.message
+
+
+def test_a_chain_of_symlinks_ending_at_a_file_is_accepted(scene: Scene) -> None:
+    data = make_tar(
+        member("c", b"end\n"),
+        member("a", type=tarfile.SYMTYPE, link="b"),
+        member("b", type=tarfile.SYMTYPE, link="c"),
+    )
+    report = extract_content(io.BytesIO(data), scene.target, compressed=False)
+    assert report.symlinks == 2
+    assert (scene.target / "a").read_bytes() == b"end\n"
+
+
 def test_hard_link_is_refused(scene: Scene) -> None:
     refused(scene, "hard_link.tar.gz", UnsafeArchiveError, names="'b'")
 

@@ -133,6 +133,11 @@ ASSETS: dict[str, Callable[[], bytes]] = {
     "symlink_through_later_symlink.tar.gz": lambda: gz(
         tar(symlink("l", "d/.."), symlink("d", "."))
     ),
+    # Loops lead nowhere (the system answers ELOOP), so they are refused as malformed:
+    # a link to itself, two links to each other, and a loop in the middle of a path.
+    "symlink_self_loop.tar.gz": lambda: gz(tar(symlink("a", "a"))),
+    "symlink_loop.tar.gz": lambda: gz(tar(symlink("a", "b"), symlink("b", "a"))),
+    "symlink_loop_in_path.tar.gz": lambda: gz(tar(symlink("a", "a/x"))),
     "hard_link.tar.gz": lambda: gz(
         tar(entry("a", b"a\n"), entry("b", type=tarfile.LNKTYPE, link="a"))
     ),
