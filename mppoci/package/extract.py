@@ -161,6 +161,15 @@ class _Kind(Enum):
     SYMLINK = "symlink"
 
 
+class _Leads(Enum):
+    """Where a symlink leads, walked as the kernel would."""
+
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+    # More hops than SYMLOOP_MAX: the kernel answers ELOOP.
+    NOWHERE = "nowhere"
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """An accepted archive entry, ready to be written."""
@@ -268,10 +277,7 @@ class _Tree:
         elif kind is _Kind.SYMLINK:
             link = member.linkname
             self._check_link_text(name, link)
-            if not self._stays_inside(name, parts[:-1], link, follow_last=False):
-                raise _unsafe(
-                    name, f"is a symlink to {_label(link)}, which points outside the folder"
-                )
+            self._check_leads_inside(name, parts[:-1], link, follow_last=False)
 
         new_from = len(folders)
         for i in range(len(folders)):
@@ -309,12 +315,7 @@ class _Tree:
         the last component is followed too, so a loop is refused whatever
         its position."""
         for parts, link in self._links.items():
-            if not self._stays_inside("/".join(parts), parts[:-1], link, follow_last=True):
-                raise _unsafe(
-                    "/".join(parts),
-                    f"is a symlink to {_label(link)}, which points outside the folder "
-                    "through another symlink of the archive",
-                )
+            self._check_leads_inside("/".join(parts), parts[:-1], link, follow_last=True)
 
     @staticmethod
     def _kind_of(member: tarfile.TarInfo) -> _Kind:
@@ -381,17 +382,31 @@ class _Tree:
                 f"{self._limits.path_bytes} bytes (limits.path_bytes)",
             )
 
-    def _stays_inside(
+    def _check_leads_inside(
         self, name: str, start: tuple[str, ...], link: str, *, follow_last: bool
-    ) -> bool:
+    ) -> None:
+        leads = self._where_link_leads(start, link, follow_last=follow_last)
+        if leads is _Leads.OUTSIDE:
+            through = " through another symlink of the archive" if follow_last else ""
+            raise _unsafe(
+                name, f"is a symlink to {_label(link)}, which points outside the folder{through}"
+            )
+        if leads is _Leads.NOWHERE:
+            raise _unsafe(
+                name,
+                f"is a symlink to {_label(link)}, which goes through more than "
+                f"{_SYMLINK_HOPS} symlinks of the archive (a loop, or a chain longer than "
+                "the system follows)",
+            )
+
+    def _where_link_leads(self, start: tuple[str, ...], link: str, *, follow_last: bool) -> _Leads:
         """Resolve ``link`` from the folder ``start`` as the kernel would,
         following the archive's own symlinks met on the way (their physical
-        parent is not their lexical one), and say whether it stays inside.
-        ``follow_last`` follows a symlink in the last position as well. A
-        walk of more than SYMLOOP_MAX hops is a loop the kernel would refuse
-        with ELOOP: that is refused here, naming the entry."""
+        parent is not their lexical one). ``follow_last`` follows a symlink
+        in the last position as well, which is what finds a loop like
+        ``a -> a``."""
         if link.startswith("/"):
-            return False
+            return _Leads.OUTSIDE
         where = list(start)
         pending = list(reversed(link.split("/")))
         hops = 0
@@ -401,7 +416,7 @@ class _Tree:
                 continue
             if part == "..":
                 if not where:
-                    return False
+                    return _Leads.OUTSIDE
                 where.pop()
                 continue
             where.append(part)
@@ -409,17 +424,12 @@ class _Tree:
             if through is not None and (pending or follow_last):
                 hops += 1
                 if hops > _SYMLINK_HOPS:
-                    raise _unsafe(
-                        name,
-                        f"is a symlink to {_label(link)}, which goes through more than "
-                        f"{_SYMLINK_HOPS} symlinks of the archive: a loop, which the "
-                        "system could never follow",
-                    )
+                    return _Leads.NOWHERE
                 if through.startswith("/"):
-                    return False
+                    return _Leads.OUTSIDE
                 where.pop()
                 pending.extend(reversed(through.split("/")))
-        return True
+        return _Leads.INSIDE
 
 
 # --- the byte streams under tarfile ------------------------------------------------------------
