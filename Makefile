@@ -24,9 +24,11 @@ system-deps:
 demo: dev system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-# Lint and type checks, then the whole suite (unit and integration).
+# Lint and type checks, then the whole suite (unit and integration), in a
+# random order whose seed pytest prints first ("Using --randomly-seed=N");
+# replay one with `make test PYTEST_ARGS=--randomly-seed=N`.
 test: dev system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: dev
 	$(BIN)/ruff check mppoci tests bench

@@ -2,7 +2,11 @@
 # Install, from Debian, only the system packages mppoci needs that are missing,
 # and start the Docker engine in the background when none answers.
 # Idempotent: a second run installs nothing and starts nothing.
+# With --packages-only it installs and starts nothing else (CI starts an engine
+# of its own: scripts/fresh-engine.sh).
 set -euo pipefail
+packages_only=false
+[ "${1:-}" = "--packages-only" ] && packages_only=true
 
 say() { echo "system-deps: $*"; }
 
@@ -25,6 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   say "Debian packages already present (docker.io, docker-registry, busybox-static, debootstrap, skopeo)"
 fi
+
+$packages_only && exit 0
 
 engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 

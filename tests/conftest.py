@@ -100,6 +100,44 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
+RUNTIME_RECIPES = ("busybox", "python3")
+
+
+def ensure_runtime_images() -> None:
+    """The runtime images every engine test runs on, built from Debian packages
+    when the engine lacks them (python3 takes about a minute with debootstrap),
+    whatever ran before: no test relies on `make demo` or an earlier test."""
+    import docker.errors
+
+    from mppoci.docker_engine import connect
+
+    client = connect()
+    for recipe in RUNTIME_RECIPES:
+        try:
+            client.images.get(f"mppoci-runtime/{recipe}:latest")
+        except docker.errors.ImageNotFound:
+            built = subprocess.run(
+                [str(MPPOCI), "runtime", "build", recipe],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=900,
+            )
+            assert built.returncode == 0, f"runtime build {recipe} failed:\n{built.stderr}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Built once before the first test, when any engine test was selected, so
+    # the minute of debootstrap never counts against one test's hang guard.
+    if any(item.get_closest_marker("integration") for item in session.items):
+        ensure_runtime_images()
+
+
+@pytest.fixture(scope="session")
+def runtime_images() -> None:
+    """For a test that needs the runtimes outside the `integration` marker."""
+    ensure_runtime_images()
+
 
 @pytest.fixture
 def cli(home: Path) -> CliRunner:

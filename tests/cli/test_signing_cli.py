@@ -18,7 +18,7 @@ from mppoci.digest import sha256_digest
 from tests.conftest import MPPOCI, SAMPLE_MANIFEST, CliRunner, write_package
 
 PASSWORD = "correct horse battery staple"
-COSIGN_KEYS = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "cosign" / "keys"
+COSIGN_KEYS = Path(__file__).resolve().parents[1] / "assets" / "cosign" / "keys"
 
 
 @pytest.fixture

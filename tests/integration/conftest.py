@@ -24,19 +24,6 @@ def skopeo() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def runtime_images(docker_client: Any) -> None:
-    """Both runtime images, built once from Debian packages when missing
-    (python3 takes about a minute with debootstrap)."""
-    import subprocess
-
-    import docker.errors
-
-    from tests.conftest import MPPOCI
-
-    for recipe in ("busybox", "python3"):
-        try:
-            docker_client.images.get(f"mppoci-runtime/{recipe}:latest")
-        except docker.errors.ImageNotFound:
-            subprocess.run(
-                [str(MPPOCI), "runtime", "build", recipe], check=True, capture_output=True
-            )
+def _runtimes_built(runtime_images: None) -> None:
+    """Every integration test may run a package: the runtimes exist first
+    (tests/conftest.py builds them when missing)."""

@@ -1,7 +1,5 @@
-"""The real cosign test vectors (shared/interop/cosign, beside the repository).
-
-CI runs a fresh clone with ``shared/`` next to it, so the vectors are at
-``<clone>/../shared``. Missing vectors fail the tests: never skipped.
+"""The real cosign test vectors, kept in the repository (tests/assets/cosign,
+with their provenance in its README). Missing vectors fail the tests: never skipped.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-COSIGN_VECTORS = Path(__file__).resolve().parents[3] / "shared" / "interop" / "cosign"
+COSIGN_VECTORS = Path(__file__).resolve().parents[1] / "assets" / "cosign"
 
 # A symlink in the upstream git repository arrives as a small file holding
 # its target when copied without git (containers-image/dir-img-cosign-valid-2
@@ -24,7 +22,7 @@ def vectors() -> Path:
     if not (COSIGN_VECTORS / "README.md").is_file():
         pytest.fail(
             f"the cosign interop vectors are missing at {COSIGN_VECTORS}: "
-            "check out the shared/ folder beside the repository"
+            "they are part of the repository; restore them with git"
         )
     return COSIGN_VECTORS
 
