@@ -103,16 +103,16 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 RUNTIME_RECIPES = ("busybox", "python3")
 
 
-def ensure_runtime_images() -> None:
-    """The runtime images every engine test runs on, built from Debian packages
-    when the engine lacks them (python3 takes about a minute with debootstrap),
+def ensure_runtime_images(recipes: tuple[str, ...] = RUNTIME_RECIPES) -> None:
+    """The runtime images engine tests run on, built from Debian packages when
+    the engine lacks them (python3 takes about a minute with debootstrap),
     whatever ran before: no test relies on `make demo` or an earlier test."""
     import docker.errors
 
     from mppoci.docker_engine import connect
 
     client = connect()
-    for recipe in RUNTIME_RECIPES:
+    for recipe in recipes:
         try:
             client.images.get(f"mppoci-runtime/{recipe}:latest")
         except docker.errors.ImageNotFound:
@@ -127,10 +127,16 @@ def ensure_runtime_images() -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # Built once before the first test, when any engine test was selected, so
-    # the minute of debootstrap never counts against one test's hang guard.
-    if any(item.get_closest_marker("integration") for item in session.items):
-        ensure_runtime_images()
+    # Built once before the first test when engine tests were selected, so the
+    # minutes of debootstrap never count against one test's hang guard.
+    if session.config.option.collectonly:
+        return
+    items = session.items
+    recipes = RUNTIME_RECIPES if any(i.get_closest_marker("integration") for i in items) else ()
+    if any("mppoci_image" in getattr(i, "fixturenames", ()) for i in items):
+        recipes += ("mppoci",)
+    if recipes:
+        ensure_runtime_images(recipes)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import PINNED_RUNTIME, SAMPLE_MANIFEST, run_mppoci, write_package
+from tests.conftest import (
+    PINNED_RUNTIME,
+    SAMPLE_MANIFEST,
+    ensure_runtime_images,
+    run_mppoci,
+    write_package,
+)
 from tests.registry_fixtures import Registry
 
 pytestmark = pytest.mark.integration
@@ -182,16 +188,11 @@ def test_fetch_refuses_a_package_its_policy_does_not_trust(cluster: dict[str, An
 
 
 @pytest.fixture(scope="session")
-def mppoci_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """mppoci's own image (runtimes/mppoci), built once when missing."""
-    import docker.errors
-
-    tag = "mppoci-runtime/mppoci:latest"
-    try:
-        docker_client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        _ok(run_mppoci(tmp_path_factory.mktemp("builder"), "runtime", "build", "mppoci"))
-    return tag
+def mppoci_image() -> str:
+    """mppoci's own image (runtimes/mppoci), built when missing (tests/conftest.py
+    builds it before the first test that asks for it)."""
+    ensure_runtime_images(("mppoci",))
+    return "mppoci-runtime/mppoci:latest"
 
 
 def test_the_verify_step_runs_in_mppocis_image_as_rendered(
