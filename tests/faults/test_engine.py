@@ -159,8 +159,15 @@ def sleeper(tmp_path: Path) -> Path:
     return home
 
 
-def _run_dirs() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("mppoci-run-*")}
+def _default_bridge() -> str:
+    """The host interface of the engine under test's default network (docker0
+    on most machines; CI's fresh engine has a bridge of its own)."""
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format",
+         '{{index .Options "com.docker.network.bridge.name"}}'],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip() or "docker0"
 
 
 def test_no_engine_is_a_clear_error(sleeper: Path, tmp_path: Path) -> None:
@@ -172,14 +179,18 @@ def test_no_engine_is_a_clear_error(sleeper: Path, tmp_path: Path) -> None:
 
 
 def test_engine_killed_mid_run_ends_the_run_and_leaves_nothing_once_back(
-    sleeper: Path, engine: Engine
+    sleeper: Path, engine: Engine, tmp_path: Path
 ) -> None:
+    bridge = _default_bridge()
+    # Its own temporary folder: other runs on the host never change what it sees.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     env = {
         **os.environ,
         "MPPOCI_HOME": str(sleeper),
         "DOCKER_HOST": engine.host,
+        "TMPDIR": str(tmp),
     }
-    dirs_before = _run_dirs()
     run = subprocess.Popen(
         [str(MPPOCI), "run", "acme/word-count", "--", "60"],
         env=env,
@@ -198,7 +209,7 @@ def test_engine_killed_mid_run_ends_the_run_and_leaves_nothing_once_back(
     assert run.returncode == 125, stderr
     assert "Traceback" not in stderr
     assert "the Docker engine stopped answering during the run" in stderr, stderr
-    assert _run_dirs() == dirs_before  # its temporary folders are gone
+    assert list(tmp.iterdir()) == []  # its temporary folders are gone
 
     engine.start()
     # The next run sweeps what the killed engine could not remove.
@@ -209,4 +220,4 @@ def test_engine_killed_mid_run_ends_the_run_and_leaves_nothing_once_back(
     assert engine.docker("ps", "-aq", "--filter", f"label={OWNER_LABEL}").strip() == ""
     assert engine.docker("network", "ls", "-q", "--filter", f"label={OWNER_LABEL}").strip() == ""
     # The system engine's bridge is untouched by the private one.
-    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
+    assert subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode == 0

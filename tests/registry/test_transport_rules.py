@@ -35,10 +35,14 @@ class CountingSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def _free_port() -> int:
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A port held for the whole test by a socket that is bound but never
+    listens: every connection to it is refused, and no other process can take
+    it meanwhile (a port closed before use could be reused)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -67,8 +71,8 @@ def status_server() -> Iterator[tuple[str, list[int]]]:
 
 
 @pytest.mark.timeout(30)
-def test_refused_connection_is_never_retried() -> None:
-    registry = f"127.0.0.1:{_free_port()}"  # nothing listens there
+def test_refused_connection_is_never_retried(refusing_port: int) -> None:
+    registry = f"127.0.0.1:{refusing_port}"  # nothing listens there
     session = CountingSession()
     transport = Transport(
         registry, TransportOptions(retries=5), session=session, sleep=lambda s: None

@@ -2,8 +2,10 @@
 it the memory or disk behind it. Usage: fill_disk.py FOLDER MAX_MIB.
 
 Writes 1 MiB at a time to FOLDER/fill.bin, up to MAX_MIB; prints how much got
-written and the errno that stopped it (`none` if nothing did)."""
+written and the errno that stopped it (`none` if nothing did). The file is
+removed afterwards, so a persistent folder is not left full for a later run."""
 
+import contextlib
 import os
 import sys
 
@@ -22,5 +24,8 @@ try:
         os.fsync(f.fileno())
 except OSError as e:
     stopped_by = errno_name(e.errno)
+finally:
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(folder, "fill.bin"))
 say("written MiB", written)
 say("stopped by", stopped_by)
