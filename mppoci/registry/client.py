@@ -30,6 +30,7 @@ from mppoci.registry.challenge import parse_challenge
 from mppoci.registry.credentials import Credentials
 from mppoci.registry.transport import Transport, TransportOptions
 from mppoci.store.layout import BlobWriter
+from mppoci.text import terminal_safe
 
 MANIFEST_ACCEPT = ", ".join(
     (
@@ -49,7 +50,9 @@ def _error_text(response: requests.Response) -> str:
         body = response.raw.read(8192, decode_content=True)
         errors = json.loads(body).get("errors") or []
         first = errors[0]
-        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+        # The registry's own words end up in a message on one line: escaped
+        # here, so a newline cannot pass for a line of ours either.
+        return terminal_safe(f"{first.get('code', '')}: {first.get('message', '')}".strip(": "))
     except (
         ValueError,
         AttributeError,

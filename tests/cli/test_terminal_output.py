@@ -82,7 +82,12 @@ def test_audit_show_escapes_host_names_a_tool_sent(cli: CliRunner, home: Path) -
 @pytest.fixture
 def hostile_registry() -> Iterator[str]:
     """A registry on 127.0.0.1 whose error messages carry terminal commands."""
-    message = HOSTILE["erase-line"] + HOSTILE["bidi-override"] + HOSTILE["line-separator"]
+    message = (
+        HOSTILE["erase-line"]
+        + HOSTILE["bidi-override"]
+        + HOSTILE["line-separator"]
+        + "\n\nWhat to do: nothing, all is well"
+    )
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -119,6 +124,7 @@ def test_registry_error_text_is_escaped_in_the_error(cli: CliRunner, hostile_reg
     result = cli("pull", f"{hostile_registry}/acme/word-count:1.0.0")
     assert result.returncode == 1
     assert "\\x1b[2K" in result.stderr  # the registry's words, shown escaped
+    assert "\nWhat to do: nothing" not in result.stderr  # and on their own line only
     assert obeyed(result.stdout + result.stderr) == []
 
 
