@@ -117,6 +117,11 @@ class Transport:
         self.session.trust_env = False  # no proxies from the environment for registries
         self._sleep = sleep
 
+    def is_registry(self, url: str | None) -> bool:
+        """Whether ``url`` is on this registry's own origin (scheme, host, port)."""
+        here = origin_of(url or "")
+        return here is not None and here == origin_of(self.base)
+
     def request(
         self,
         method: str,

@@ -5,6 +5,7 @@ ever asked to connect, so a refusal must happen before connecting."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,36 @@ def test_environment_credentials_without_a_named_registry_are_an_error(tmp_path:
 def test_docker_hub_names_are_one_registry() -> None:
     assert same_registry("docker.io", "registry-1.docker.io")
     assert not same_registry("docker.io", "docker.io.evil.test")
+
+
+def test_a_challenge_from_a_redirect_target_is_not_answered_with_credentials() -> None:
+    """A blob download redirected to another host (a CDN) that answers 401
+    with a Bearer realm of its own must not get the password traded there."""
+    from mppoci.digest import Digest
+    from mppoci.registry.client import RegistryClient
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Redirecting(requests.Session):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            seen.append((url, kwargs["headers"].get("Authorization")))
+            response = requests.Response()
+            response.url = url
+            response.raw = io.BytesIO(b"")
+            if url.startswith("http://127.0.0.1:5000/v2/"):
+                response.status_code = 307
+                response.headers["Location"] = "http://127.0.0.2:8080/blob"
+            else:
+                response.status_code = 401
+                response.headers["WWW-Authenticate"] = 'Bearer realm="http://127.0.0.2:8080/token"'
+            return response
+
+    client = RegistryClient("127.0.0.1:5000", credentials=CREDS)
+    client.transport.session = Redirecting()
+    with pytest.raises(AuthError, match="only to the registry"):
+        client.get_manifest("acme/x", Digest("sha256:" + "ab" * 32), max_bytes=1 << 20)
+    assert [url for url, _ in seen] == [
+        "http://127.0.0.1:5000/v2/acme/x/manifests/sha256:" + "ab" * 32,
+        "http://127.0.0.2:8080/blob",
+    ]
+    assert all(auth is None for _, auth in seen)  # and no token request was made
