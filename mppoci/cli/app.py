@@ -23,7 +23,9 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from mppoci import __version__
+from mppoci.cli.output import echo
 from mppoci.errors import Error
+from mppoci.text import terminal_safe
 
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
@@ -186,7 +188,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"mppoci {__version__}")
+        echo(f"mppoci {__version__}")
         raise typer.Exit()
 
 
@@ -211,7 +213,8 @@ def main() -> None:
     try:
         app()
     except Error as e:
-        print(f"mppoci: error: {e.diagnostics()}", file=sys.stderr)
+        # Diagnostics quote registry answers, manifests and file contents.
+        print(f"mppoci: error: {terminal_safe(e.diagnostics(), multiline=True)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("mppoci: interrupted", file=sys.stderr)
@@ -223,7 +226,8 @@ def main() -> None:
 
         if is_disk_full(e):  # a write anywhere; the store's own writes say which
             where = Path(getattr(e, "filename", None) or ".")
-            print(f"mppoci: error: {disk_full('a file', where).diagnostics()}", file=sys.stderr)
+            full = terminal_safe(disk_full("a file", where).diagnostics(), multiline=True)
+            print(f"mppoci: error: {full}", file=sys.stderr)
             sys.exit(1)
         # The type only: an exception's text may carry secrets it was handed.
         print(

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from mppoci.cli import context
+from mppoci.cli.output import echo
 from mppoci.errors import UntrustedContentError, UserInputError
+from mppoci.text import terminal_safe
 
 app = typer.Typer(help="Show, verify and export the audit trail.", no_args_is_help=True)
 
@@ -76,10 +78,11 @@ def show(
     """Show audit records, newest last."""
     selected = _selected(package, event, since, until)
     if json_out:
-        typer.echo(json.dumps(selected, indent=2))
+        echo(json.dumps(selected, indent=2))
         return
     for record in selected:
-        typer.echo(_summary(record))
+        # One record, one line: a tool-sent host name may carry a newline.
+        echo(terminal_safe(_summary(record)))
 
 
 @app.command("export")
@@ -103,7 +106,7 @@ def export(
     from mppoci.fsutil import atomic_write
 
     atomic_write(output, "".join(lines).encode())
-    typer.echo(f"exported {len(lines)} records to {output}", err=True)
+    echo(f"exported {len(lines)} records to {output}", err=True)
 
 
 @app.command("checkpoint")
@@ -129,10 +132,10 @@ def checkpoint(
     }
     text = json.dumps(doc, indent=2) + "\n"
     if output is None:
-        typer.echo(text, nl=False)
+        echo(text, nl=False)
     else:
         atomic_write(output, text.encode())
-        typer.echo(f"checkpoint at record {report.head_seq} written to {output}", err=True)
+        echo(f"checkpoint at record {report.head_seq} written to {output}", err=True)
 
 
 @app.command("verify")
@@ -166,12 +169,12 @@ def verify(
     report = verify_log(context.locations(), key=public, checkpoint=cp)
     where = log_path(context.locations())
     if report.torn_tail:
-        typer.echo(
+        echo(
             "note: the last line is incomplete (a write was cut off); it is not a record", err=True
         )
     if report.intact:
         signed = f", {report.signed} signatures checked" if report.signed else ""
-        typer.echo(
+        echo(
             f"{where}: {report.records} records, chain intact{signed}; "
             f"head {report.head_seq} {report.head_hash}"
         )
@@ -203,5 +206,5 @@ def key_init() -> None:
     public = signer.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    typer.echo(f"audit key written to {path}; its public key (keep a copy elsewhere):", err=True)
-    typer.echo(public.decode(), nl=False)
+    echo(f"audit key written to {path}; its public key (keep a copy elsewhere):", err=True)
+    echo(public.decode(), nl=False)

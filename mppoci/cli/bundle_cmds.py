@@ -9,6 +9,7 @@ import typer
 
 from mppoci.cli import context, verifying
 from mppoci.cli.options import AllowDowngrade
+from mppoci.cli.output import echo
 from mppoci.errors import UserInputError
 
 
@@ -34,7 +35,7 @@ def save(
         )
         entries.append((desc, f"{m.name}:{m.version}"))
     size = write_bundle(store, entries, output)
-    typer.echo(f"saved {len(entries)} package(s) to {output} ({size} bytes)", err=True)
+    echo(f"saved {len(entries)} package(s) to {output} ({size} bytes)", err=True)
 
 
 def load(
@@ -66,8 +67,8 @@ def load(
     for verified in verified_all:
         verifying.remember(verified)
     for name, digest in loaded:
-        typer.echo(f"loaded {name}", err=True)
-        typer.echo(digest)
+        echo(f"loaded {name}", err=True)
+        echo(digest)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mppoci.cli.output import echo
 from mppoci.digest import Digest
 from mppoci.errors import UserInputError
 from mppoci.locations import Locations, locate
@@ -55,9 +56,8 @@ def pinned(reference: str) -> str:
     pin = load_lock(lock_file()).get(reference)
     if pin is None:
         return reference
-    import typer
 
-    typer.echo(f"{lock_file().name} pins {reference} to {pin.digest}", err=True)
+    echo(f"{lock_file().name} pins {reference} to {pin.digest}", err=True)
     if is_remote(reference):
         remote = parse_remote(reference)
         return str(RemoteRef(remote.registry, remote.repository, None, pin.digest))

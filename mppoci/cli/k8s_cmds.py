@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mppoci.cli import context, registry_opts
+from mppoci.cli.output import echo
 from mppoci.errors import Error, UserInputError
 
 if TYPE_CHECKING:
@@ -367,7 +368,7 @@ def render(
     if not manifest.runtime.is_registry_reference:
         assert manifest.runtime.digest is not None
         if offline:
-            typer.echo(
+            echo(
                 f"warning: --offline: not checked that {target.runtime_image} holds "
                 f"{manifest.runtime.digest}",
                 err=True,
@@ -410,7 +411,7 @@ def _write(rendered: Any, target: ClusterTarget, output: Path | None) -> None:
                 "--seccomp-from node writes a profile file for your nodes",
                 hint="pass --output DIR",
             )
-        typer.echo(text, nl=False)
+        echo(text, nl=False)
         return
     objects_file = output / f"{target.name}.yaml"
     output.mkdir(parents=True, exist_ok=True)
@@ -428,7 +429,7 @@ def _write(rendered: Any, target: ClusterTarget, output: Path | None) -> None:
         f"job/{target.name} --timeout=15m\n"
         f"logs:  kubectl -n {target.namespace} logs job/{target.name} -c tool"
     )
-    typer.echo("\n".join(lines), err=True)
+    echo("\n".join(lines), err=True)
 
 
 @app.command()
@@ -447,7 +448,7 @@ def fetch(
     remote = parse_remote(reference)
     client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
     verified = fetch_bundle(client, remote, read_trust(trust), context.store(), output)
-    typer.echo(f"verified {verified.digest}; wrote {output}", err=True)
+    echo(f"verified {verified.digest}; wrote {output}", err=True)
 
 
 @app.command()
@@ -471,4 +472,4 @@ def unpack(
     verified = unpack_bundle(bundle, Digest(digest), policy, context.store(), into, origin=origin)
     assert verified.package is not None
     m = verified.package.manifest
-    typer.echo(f"verified {m.name} {m.version} ({verified.digest}); unpacked into {into}", err=True)
+    echo(f"verified {m.name} {m.version} ({verified.digest}); unpacked into {into}", err=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mppoci.cli import context, registry_opts
+from mppoci.cli.output import echo
 from mppoci.reference import is_remote, parse_remote
 
 app = typer.Typer(help="Pin references to digests (mppoci.lock).", no_args_is_help=True)
@@ -40,7 +41,7 @@ def add(
         package = load(store, digest)
     permissions = permissions_digest(package.manifest) if package else None
     add_pin(context.lock_file(), reference, Pin(digest, permissions))
-    typer.echo(f"pinned {reference} to {digest} in {context.lock_file()}", err=True)
+    echo(f"pinned {reference} to {digest} in {context.lock_file()}", err=True)
 
 
 @app.command("list")
@@ -56,7 +57,7 @@ def list_(
         for r, p in sorted(lock.pins.items())
     ]
     if json_out:
-        typer.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['reference']}  {row['digest']}")
+        echo(f"{row['reference']}  {row['digest']}")

@@ -12,6 +12,7 @@ import typer
 
 from mppoci.cli import context
 from mppoci.cli.options import JsonFlag
+from mppoci.cli.output import echo
 from mppoci.digest import Digest
 from mppoci.errors import NotFoundError
 from mppoci.reference import parse_local
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    echo(message, err=True)
 
 
 def is_folder_arg(arg: str) -> bool:
@@ -78,7 +79,7 @@ def build(
     folder: Annotated[Path, typer.Argument(help="The package folder (holds mpp.yaml).")],
 ) -> None:
     """Build a package folder into the local store and print its digest."""
-    typer.echo(build_folder(folder))
+    echo(build_folder(folder))
 
 
 def _verification_status(digest: Digest) -> tuple[str, str]:
@@ -118,14 +119,14 @@ def inspect(
 
     if is_folder_arg(ref):
         view = _inspect_folder(Path(ref))
-        typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
+        echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
         return
     from mppoci.package.stored import load
 
     package = load(context.store(), context.resolve_local(context.pinned(ref)))
     status, detail = _verification_status(package.digest)
     view = PackageView(package.manifest, package.digest, "store", status, detail)
-    typer.echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
+    echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
 
 
 def _inspect_folder(folder: Path) -> PackageView:
@@ -159,16 +160,16 @@ def list_(json_out: JsonFlag = False) -> None:
         signed = signature_tag(digest) in tagged
         rows.append({"name": name, "version": version, "digest": digest, "signed": signed})
     if json_out:
-        typer.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     if not rows:
         _err(f"the store at {store.root} holds no packages; `mppoci build DIR` adds one")
         return
     width = max(len(str(r["name"])) for r in rows)
-    typer.echo(f"{'NAME':<{width}}  {'VERSION':<12}  {'DIGEST':<19}  SIGNED")
+    echo(f"{'NAME':<{width}}  {'VERSION':<12}  {'DIGEST':<19}  SIGNED")
     for r in rows:
         short, mark = str(r["digest"])[:19], "yes" if r["signed"] else "no"
-        typer.echo(f"{r['name']!s:<{width}}  {r['version']!s:<12}  {short:<19}  {mark}")
+        echo(f"{r['name']!s:<{width}}  {r['version']!s:<12}  {short:<19}  {mark}")
 
 
 def remove(

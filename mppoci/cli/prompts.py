@@ -11,6 +11,7 @@ import os
 import sys
 
 from mppoci.errors import UserInputError
+from mppoci.text import terminal_safe
 
 PASSWORD_VARIABLES = ("MPPOCI_PASSWORD", "COSIGN_PASSWORD")
 
@@ -31,7 +32,7 @@ def password(what: str, *, confirm: bool = False) -> bytes:
             f"a password is needed for {what} and there is no terminal to ask on",
             hint="set MPPOCI_PASSWORD (or COSIGN_PASSWORD) in the environment",
         )
-    first = getpass.getpass(f"Password for {what}: ")
+    first = getpass.getpass(f"Password for {terminal_safe(what)}: ")
     if confirm and getpass.getpass("Again, to confirm: ") != first:
         raise UserInputError("the two passwords differ", hint="run the command again")
     return first.encode("utf-8")
@@ -41,6 +42,6 @@ def confirm(question: str) -> bool:
     """Ask a yes/no question on the terminal; "no" without one."""
     if not interactive():
         return False
-    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.write(f"{terminal_safe(question, multiline=True)} [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -9,6 +9,7 @@ import typer
 
 from mppoci.cli import context, progress, registry_opts, verifying
 from mppoci.cli.options import AllowDowngrade
+from mppoci.cli.output import echo
 from mppoci.errors import UserInputError
 from mppoci.reference import parse_remote
 
@@ -40,7 +41,7 @@ def login(
     creds = Credentials(username, password, "login")
     registry_opts.client(registry, ca_file, insecure, timeout, creds).ping()
     where = store(registry, creds, os.environ)
-    typer.echo(f"Login to {registry} succeeded; credentials saved in {where}", err=True)
+    echo(f"Login to {registry} succeeded; credentials saved in {where}", err=True)
 
 
 def push(
@@ -69,13 +70,13 @@ def push(
     )
     if allow_unsigned:
         check_content(store, digest)  # tampered bytes are never pushed, signed or not
-        typer.echo("warning: --allow-unsigned: pushing without checking signatures", err=True)
+        echo("warning: --allow-unsigned: pushing without checking signatures", err=True)
     else:
         verifying.verify_or_ask(store, digest)
     client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
     pushed = push_package(client, store, digest, dest, progress=progress.factory())
-    typer.echo(f"pushed {dest.registry}/{dest.repository}:{dest.tag or ''}", err=True)
-    typer.echo(pushed)
+    echo(f"pushed {dest.registry}/{dest.repository}:{dest.tag or ''}", err=True)
+    echo(pushed)
 
 
 def pull(
@@ -100,8 +101,8 @@ def pull(
         ref_name = f"{m.name}:{m.version}" if m else f"{remote.registry}/{remote.repository}"
         adopt_package(staging, store, staged, ref_name=ref_name, origin=remote.registry)
     verifying.remember(verified)
-    typer.echo(f"pulled {ref_name} from {remote.registry}", err=True)
-    typer.echo(staged.digest)
+    echo(f"pulled {ref_name} from {remote.registry}", err=True)
+    echo(staged.digest)
 
 
 def copy(
@@ -128,8 +129,8 @@ def copy(
         pushed = push_package(
             dest_client, staging, staged.digest, dest, progress=progress.factory()
         )
-    typer.echo(f"copied {source} to {destination}", err=True)
-    typer.echo(pushed)
+    echo(f"copied {source} to {destination}", err=True)
+    echo(pushed)
 
 
 def register(app: typer.Typer) -> None:

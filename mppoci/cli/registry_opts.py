@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mppoci.cli.output import echo
+
 if TYPE_CHECKING:
     from mppoci.registry.client import RegistryClient
     from mppoci.registry.credentials import Credentials
@@ -48,6 +50,6 @@ def client(
     from mppoci.registry.transport import TransportOptions
 
     if insecure:
-        typer.echo(f"warning: --insecure: talking to {registry} without TLS", err=True)
+        echo(f"warning: --insecure: talking to {registry} without TLS", err=True)
     options = TransportOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)
     return RegistryClient(registry, options=options, credentials=creds or credentials(registry))

@@ -8,6 +8,7 @@ from typing import Any
 from mppoci.digest import Digest
 from mppoci.manifest import Manifest, permissions_digest, to_document
 from mppoci.manifest.model import Access, Tool
+from mppoci.text import terminal_safe as one
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,40 +37,50 @@ def _tool_flags(tool: Tool) -> str:
     return ", ".join(flags)
 
 
+def _prose(text: str, indent: str) -> str:
+    # A description may span lines; each line stays under its indent, so it
+    # cannot pass for a field or a permission of ours.
+    return ("\n" + indent).join(one(line) for line in text.splitlines() or [""])
+
+
 def text(view: PackageView) -> str:
+    """The inspect screen. Every outside-supplied field is escaped here, one
+    line each (``mppoci.text.terminal_safe``)."""
     m = view.manifest
     p = m.permissions
     r = p.resources
     status = view.verification.upper().replace("-", " ")
     lines = [
-        f"{m.name} {m.version}",
-        f"  {m.description}",
+        f"{one(m.name)} {one(m.version)}",
+        f"  {_prose(m.description, '  ')}",
         "",
-        f"  status:      {status}: {view.verification_detail}",
+        f"  status:      {status}: {one(view.verification_detail)}",
         f"  digest:      {view.digest or '(not built)'}",
-        f"  runtime:     {m.runtime}",
-        f"  entrypoint:  {' '.join(m.entrypoint)}   (protocol: {m.protocol.value})",
-        f"  authors:     {', '.join(m.authors)}",
-        f"  license:     {m.license}",
+        f"  runtime:     {one(str(m.runtime))}",
+        f"  entrypoint:  {one(' '.join(m.entrypoint))}   (protocol: {m.protocol.value})",
+        f"  authors:     {one(', '.join(m.authors))}",
+        f"  license:     {one(m.license)}",
         "",
         f"Tools ({len(m.tools)})",
     ]
     for tool in m.tools:
-        lines.append(f"  {tool.name}: {tool.description}")
+        lines.append(f"  {one(tool.name)}: {_prose(tool.description, '      ')}")
         lines.append(f"      [{_tool_flags(tool)}]")
     lines += ["", "Permissions (everything not listed is denied)"]
     if p.filesystem:
         lines.append("  Files:")
         for f in p.filesystem:
             mode = "read-write" if f.access is Access.READ_WRITE else "read-only"
-            lines.append(f"    {f.name}: a folder you choose, at {f.path} ({mode}) - {f.why}")
+            lines.append(
+                f"    {one(f.name)}: a folder you choose, at {one(f.path)} ({mode}) - {one(f.why)}"
+            )
     else:
         lines.append("  Files:       none")
     if p.egress:
         lines.append("  Network:")
         for e in p.egress:
             warn = "  !! ANY HOST !!" if e.dangerously_allow_any_host else ""
-            lines.append(f"    {e.host}:{e.port} - {e.why}{warn}")
+            lines.append(f"    {one(e.host)}:{e.port} - {one(e.why)}{warn}")
     else:
         lines.append("  Network:     none (no network at all)")
     if p.env:
@@ -77,13 +88,13 @@ def text(view: PackageView) -> str:
         for v in p.env:
             tags = [t for t, on in (("secret", v.secret), ("required", v.required)) if on]
             suffix = f" ({', '.join(tags)})" if tags else ""
-            lines.append(f"    {v.name}{suffix} - {v.why}")
+            lines.append(f"    {one(v.name)}{suffix} - {one(v.why)}")
     else:
         lines.append("  Environment: none")
     if p.storage:
         lines.append("  Storage:")
         for s in p.storage:
-            lines.append(f"    {s.name}: {s.size.text} at {s.path} - {s.why}")
+            lines.append(f"    {one(s.name)}: {s.size.text} at {one(s.path)} - {one(s.why)}")
     else:
         lines.append("  Storage:     none (nothing persists between runs)")
     lines.append(

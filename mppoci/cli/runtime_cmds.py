@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mppoci.cli import context, registry_opts
+from mppoci.cli.output import echo
 
 app = typer.Typer(
     help="Build and list runtime images (recipes in runtimes/).", no_args_is_help=True
@@ -23,11 +24,11 @@ def build(
 
     image = build_runtime(
         name,
-        log=lambda msg: typer.echo(msg, err=True),
+        log=lambda msg: echo(msg, err=True),
         source_date_epoch=context.source_date_epoch() or 0,
     )
-    typer.echo(f"built runtime {image.name} as {image.tag}", err=True)
-    typer.echo(image.image_id)
+    echo(f"built runtime {image.name} as {image.tag}", err=True)
+    echo(image.image_id)
 
 
 @app.command("list")
@@ -47,11 +48,11 @@ def list_(
             image_id = None
         rows.append({"name": recipe.name, "description": recipe.description, "imageId": image_id})
     if json_out:
-        typer.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         built = r["imageId"] or "not built (mppoci runtime build NAME)"
-        typer.echo(f"{r['name']:<10}  {built}  {r['description']}")
+        echo(f"{r['name']:<10}  {built}  {r['description']}")
 
 
 @app.command("push")
@@ -80,12 +81,12 @@ def push(
     with context.store().staging() as scratch:
         tag, manifest = push_runtime(connect(), client, image_id, dest, scratch)
     repository = f"{dest.registry}/{dest.repository}"
-    typer.echo(
+    echo(
         f"pushed {image_id} as {repository}:{tag}\n"
         f"on Kubernetes: --runtime-image {repository}@{manifest}",
         err=True,
     )
-    typer.echo(image_id)
+    echo(image_id)
 
 
 @app.command("pull")
@@ -104,5 +105,5 @@ def pull(
     client = registry_opts.client(ref.registry, ca_file, insecure, timeout)
     with context.store().staging() as scratch:
         image_id = pull_runtime(connect(), client, ref, scratch)
-    typer.echo(f"loaded runtime {image_id}", err=True)
-    typer.echo(image_id)
+    echo(f"loaded runtime {image_id}", err=True)
+    echo(image_id)

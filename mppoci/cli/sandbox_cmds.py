@@ -13,7 +13,9 @@ import typer
 
 from mppoci.cli import context, prompts, verifying
 from mppoci.cli.options import AllowDowngrade
+from mppoci.cli.output import echo
 from mppoci.errors import Error, UserInputError
+from mppoci.text import terminal_safe
 
 if TYPE_CHECKING:
     from mppoci.approval.records import Decision
@@ -51,15 +53,15 @@ def _show_permissions(manifest: Manifest, decision: Decision) -> None:
     from mppoci.approval.records import Status
     from mppoci.approval.words import permission_lines
 
-    typer.echo(f"\n{manifest.name} {manifest.version} by {manifest.publisher} asks to:", err=True)
+    echo(f"\n{manifest.name} {manifest.version} by {manifest.publisher} asks to:", err=True)
     for line in permission_lines(manifest):
-        typer.echo(f"  - {line}", err=True)
+        echo(f"  - {terminal_safe(line)}", err=True)
     if decision.status is Status.CHANGED:
-        typer.echo("\nCompared with what you approved before:", err=True)
+        echo("\nCompared with what you approved before:", err=True)
         for line in decision.added:
-            typer.echo(f"  + {line}", err=True)
+            echo(f"  + {terminal_safe(line)}", err=True)
         for line in decision.removed:
-            typer.echo(f"  - {line}", err=True)
+            echo(f"  - {terminal_safe(line)}", err=True)
 
 
 def _record(manifest: Manifest, verified: Verified, how: str) -> None:
@@ -117,7 +119,7 @@ def approve(
     manifest = verified.package.manifest
     decision = decide(context.locations(), manifest)
     if decision.status is Status.APPROVED:
-        typer.echo(f"{manifest.name} is already approved with these permissions", err=True)
+        echo(f"{manifest.name} is already approved with these permissions", err=True)
         return
     if yes:
         _show_permissions(manifest, decision)
@@ -129,7 +131,7 @@ def approve(
         )
     elif not _ask_and_record(manifest, verified, decision):
         raise UserInputError(f"{manifest.name} was not approved")
-    typer.echo(f"approved {manifest.name} {manifest.version}", err=True)
+    echo(f"approved {manifest.name} {manifest.version}", err=True)
 
 
 @approvals_app.command("list")
@@ -143,7 +145,7 @@ def approvals_list(
         load_approvals(context.locations()).by_package.values(), key=lambda a: a.package
     )
     if json_out:
-        typer.echo(
+        echo(
             json.dumps(
                 [
                     {
@@ -163,11 +165,9 @@ def approvals_list(
         )
         return
     if not approvals:
-        typer.echo("no package is approved", err=True)
+        echo("no package is approved", err=True)
     for a in approvals:
-        typer.echo(
-            f"{a.package:<30} {a.approved_at}  by {a.approved_by} ({a.how})  {a.digest[:19]}"
-        )
+        echo(f"{a.package:<30} {a.approved_at}  by {a.approved_by} ({a.how})  {a.digest[:19]}")
 
 
 @approvals_app.command("revoke")
@@ -188,7 +188,7 @@ def approvals_revoke(
 
     update_approvals(context.locations(), partial(Approvals.without, package=name))
     events.approval(context.locations(), "revoke", name)
-    typer.echo(f"revoked the approval of {name}", err=True)
+    echo(f"revoked the approval of {name}", err=True)
 
 
 def _request(mount: list[str] | None, env: list[str] | None, args: list[str] | None) -> RunRequest:
@@ -259,9 +259,9 @@ def policy_show(
         protected=[str(p) for p in context.locations().protected()],
     )
     if output == "seccomp":
-        typer.echo(json.dumps(json.loads(spec.seccomp_profile), indent=2))
+        echo(json.dumps(json.loads(spec.seccomp_profile), indent=2))
     elif output == "docker":
-        typer.echo(docker_run_text(spec))
+        echo(docker_run_text(spec))
     elif output == "json":
         kwargs = docker_create_kwargs(spec)
         kwargs["security_opt"] = [
@@ -269,24 +269,24 @@ def policy_show(
             for o in kwargs["security_opt"]
         ]
         kwargs["environment"] = {e.name: ("<secret>" if e.secret else e.value) for e in spec.env}
-        typer.echo(json.dumps({"docker": kwargs, "seccompAllowed": spec.seccomp_allowed}, indent=2))
+        echo(json.dumps({"docker": kwargs, "seccompAllowed": spec.seccomp_allowed}, indent=2))
     else:
         from mppoci.approval.words import permission_lines
 
-        typer.echo(f"{manifest.name} {manifest.version} ({verified.digest})")
+        echo(f"{manifest.name} {manifest.version} ({verified.digest})")
         for line in permission_lines(manifest):
-            typer.echo(f"  - {line}")
-        typer.echo(
+            echo(f"  - {terminal_safe(line)}")
+        echo(
             f"\nEnforced: read-only root, user {spec.user}, all capabilities dropped, "
             f"no-new-privileges, network {spec.network.value}, seccomp allows "
             f"{spec.seccomp_allowed} syscalls, /tmp noexec tmpfs of {spec.tmp_bytes} bytes,\n"
             f"memory {spec.memory_bytes} bytes (no swap), {spec.nano_cpus / 1e9:g} CPU, "
             f"{spec.pids_limit} processes, timeout {spec.timeout_seconds:g} s"
         )
-        typer.echo("Mounts:")
+        echo("Mounts:")
         for m in spec.mounts:
             access = "read-only" if m.read_only else "read-write"
-            typer.echo(f"  {m.target} <- {m.source} ({access}, {m.purpose})")
+            echo(f"  {m.target} <- {m.source} ({access}, {m.purpose})")
 
 
 def run(
@@ -310,7 +310,7 @@ def run(
     try:
         code = _run(reference, args, mount, env, allow_downgrade, audit_args)
     except Error as e:
-        typer.echo(f"mppoci: error: {e.diagnostics()}", err=True)
+        echo(f"mppoci: error: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_MPPOCI_FAILED) from None
     raise typer.Exit(code)
 
@@ -354,12 +354,12 @@ def _run(
     )
     resources = manifest.permissions.resources
     if result.timed_out:
-        typer.echo(
+        echo(
             f"mppoci: {manifest.name} ran out of time ({resources.timeout.text}) and was stopped",
             err=True,
         )
     if result.oom_killed:
-        typer.echo(
+        echo(
             f"mppoci: {manifest.name} ran out of memory ({resources.memory.text}) and was stopped",
             err=True,
         )

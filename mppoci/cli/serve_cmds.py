@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mppoci.cli import context
+from mppoci.cli.output import echo
 from mppoci.cli.sandbox_cmds import EnvOpt, MountOpt, _request
 from mppoci.errors import UserInputError
 
@@ -53,7 +54,7 @@ def serve(
     wanted = [Wanted(ref, context.resolve_local(context.pinned(ref))) for ref in references]
 
     def report(message: str) -> None:
-        typer.echo(f"mppoci serve: {message}", err=True)
+        echo(f"mppoci serve: {message}", err=True)
 
     host = open_host(
         wanted,
@@ -161,14 +162,14 @@ def mcp_config(
         scope=where,
     )
     if not write:
-        typer.echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
+        echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
         if path is None:
-            typer.echo(_no_location(which), err=True)
+            echo(_no_location(which), err=True)
         else:
-            typer.echo(f"merge this into {path} (or run again with --write)", err=True)
+            echo(f"merge this into {path} (or run again with --write)", err=True)
         return
     if path is None:
-        typer.echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
+        echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
         raise UserInputError(
             _no_location(which) + "; nothing was written",
             hint="add the entry printed above to the client's configuration by hand",
@@ -181,10 +182,10 @@ def mcp_config(
         create_folder=which is clients.ClientName.VSCODE or where is clients.Scope.PROJECT,
     )
     verb = "replaced" if installed.replaced else "added"
-    typer.echo(f"{verb} {server_name!r} in {installed.path}", err=True)
+    echo(f"{verb} {server_name!r} in {installed.path}", err=True)
     if installed.backup is not None:
-        typer.echo(f"the previous file is kept as {installed.backup}", err=True)
-    typer.echo(f"restart {clients.title(which)} to pick it up", err=True)
+        echo(f"the previous file is kept as {installed.backup}", err=True)
+    echo(f"restart {clients.title(which)} to pick it up", err=True)
 
 
 def _no_location(client: ClientName) -> str:

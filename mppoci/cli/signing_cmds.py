@@ -12,6 +12,7 @@ import typer
 from mppoci.cli import context, prompts, registry_opts, verifying
 from mppoci.cli.context import resolve_local
 from mppoci.cli.options import AllowDowngrade, JsonFlag
+from mppoci.cli.output import echo
 from mppoci.errors import UserInputError
 from mppoci.reference import is_remote
 
@@ -58,14 +59,14 @@ def generate(
             )
     secret = prompts.password(f"the new key {private_path}", confirm=True)
     if not secret:
-        typer.echo("warning: the private key is not protected by a password", err=True)
+        echo("warning: the private key is not protected by a password", err=True)
     private_pem, public_pem = generate_key_pair(secret)
     _write_new(private_path, private_pem, 0o600)
     _write_new(public_path, public_pem, 0o644)
     kid = key_id(load_public_key(public_pem))
-    typer.echo(f"Private key written to {private_path}", err=True)
-    typer.echo(f"Public key written to {public_path}", err=True)
-    typer.echo(f"key id: {kid}", err=True)
+    echo(f"Private key written to {private_path}", err=True)
+    echo(f"Public key written to {public_path}", err=True)
+    echo(f"key id: {kid}", err=True)
 
 
 def sign(
@@ -90,7 +91,7 @@ def sign(
     signature = sign_payload(private, payload)
     attach_signature(store, digest, payload, signature, public_key_pem(public).decode("ascii"))
     what = f"{subject.package_name} {subject.version}" if package else digest
-    typer.echo(f"signed {what} ({digest}) with key {short_id(key_id(public))}", err=True)
+    echo(f"signed {what} ({digest}) with key {short_id(key_id(public))}", err=True)
 
 
 def verify(
@@ -147,9 +148,9 @@ def verify(
                 for r in verified.verdict.results
             ],
         }
-        typer.echo(json.dumps(doc, indent=2))
+        echo(json.dumps(doc, indent=2))
         return
-    typer.echo(f"Verified {verified.verdict.subject.describe()}: {accepted.detail}")
+    echo(f"Verified {verified.verdict.subject.describe()}: {accepted.detail}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from mppoci.cli import context
+from mppoci.cli.output import echo
 from mppoci.errors import NotFoundError, UserInputError
 
 app = typer.Typer(
@@ -56,7 +57,7 @@ def add(
     scopes = tuple(validate_scope(s) for s in (scope or [f"{publisher}/*"]))
     for s in scopes:
         if not s.startswith(f"{publisher}/"):
-            typer.echo(
+            echo(
                 f"warning: scope {s} lets {publisher}'s key sign another publisher's packages",
                 err=True,
             )
@@ -80,7 +81,7 @@ def add(
         scopes=list(scopes),
         registries=list(entry.registries),
     )
-    typer.echo(
+    echo(
         f"trusted key {short_id(entry.key_id)} ({publisher}) for {', '.join(scopes)}"
         f" in {policy_path(locations)}",
         err=True,
@@ -116,19 +117,19 @@ def list_(
                 for r in policy.revoked
             ],
         }
-        typer.echo(json.dumps(doc, indent=2))
+        echo(json.dumps(doc, indent=2))
         return
     if not policy.keys and not policy.revoked:
-        typer.echo(f"no keys are trusted ({policy_path(locations)}): nothing will verify", err=True)
+        echo(f"no keys are trusted ({policy_path(locations)}): nothing will verify", err=True)
         return
     for k in policy.keys:
         state = "REVOKED " if policy.is_revoked(k.key_id) else ""
         where = f" from {', '.join(k.registries)}" if k.registries else ""
         note = f"  ({k.note})" if k.note else ""
-        typer.echo(f"{state}{k.key_id[:16]}  {k.publisher:<12} {', '.join(k.scopes)}{where}{note}")
+        echo(f"{state}{k.key_id[:16]}  {k.publisher:<12} {', '.join(k.scopes)}{where}{note}")
     for r in policy.revoked:
         if policy.key(r.key_id) is None:
-            typer.echo(f"REVOKED {r.key_id[:16]}  revoked {r.revoked_at} {r.reason}".rstrip())
+            echo(f"REVOKED {r.key_id[:16]}  revoked {r.revoked_at} {r.reason}".rstrip())
 
 
 @app.command("remove")
@@ -147,7 +148,7 @@ def remove(
 
     update_policy(locations, partial(TrustPolicy.without_key, key_id=full))
     events.trust(locations, "remove", full)
-    typer.echo(f"removed key {full[:16]}", err=True)
+    echo(f"removed key {full[:16]}", err=True)
 
 
 @app.command("revoke")
@@ -167,4 +168,4 @@ def revoke(
         locations, partial(TrustPolicy.with_revocation, revocation=Revocation(full, _now(), reason))
     )
     events.trust(locations, "revoke", full, reason=reason)
-    typer.echo(f"revoked key {full[:16]}: it is refused from now on", err=True)
+    echo(f"revoked key {full[:16]}: it is refused from now on", err=True)

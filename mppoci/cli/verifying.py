@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-import typer
-
 from mppoci.cli import context, prompts
+from mppoci.cli.output import echo
 from mppoci.digest import Digest
 from mppoci.errors import VerificationError
+from mppoci.text import terminal_safe
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,12 +38,12 @@ def _ask_first_use(err: VerificationError) -> bool:
     added = False
     for signer in verdict.unknown_signers:
         assert signer.key_id is not None and signer.public_key_pem is not None
-        typer.echo(
-            f"\n{package_name} is signed by a key you have not trusted before:\n"
+        echo(
+            f"\n{terminal_safe(package_name)} is signed by a key you have not trusted before:\n"
             f"  publisher:   {publisher}\n"
             f"  key id:      {signer.key_id}\n"
             f"  fingerprint: {short_id(signer.key_id)}\n"
-            f"  package:     {verdict.subject.describe()}\n"
+            f"  package:     {terminal_safe(verdict.subject.describe())}\n"
             "Compare the key id with the one the publisher gives you out of band.",
             err=True,
         )

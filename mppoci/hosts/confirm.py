@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -30,11 +31,14 @@ from typing import Any
 import mcp_types as types
 
 from mppoci.manifest import Manifest, Tool
+from mppoci.text import terminal_safe
 
 FIELD = "confirm"
 INPUT_KEY = "mppoci.confirm"
 TICKET_SECONDS = 600.0
-_SHOWN_ARGUMENTS = 600  # characters of the arguments shown in the question
+SHOWN_VALUE = 200  # characters of one argument value (or path) before its middle is elided
+SHOWN_VALUES = 64  # argument values in one question; more are refused, never cut
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def supports_form(capabilities: types.ClientCapabilities | None) -> bool:
@@ -46,16 +50,81 @@ def supports_form(capabilities: types.ClientCapabilities | None) -> bool:
     return e.form is not None or e.url is None
 
 
+def _path(parent: str, key: str) -> str:
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    quoted = json.dumps(key, ensure_ascii=False)
+    return f"{parent}[{quoted}]"
+
+
+def _leaves(value: Any, path: str, out: list[tuple[str, str]]) -> None:
+    # Every scalar the tool receives gets a line of its own, however deep it
+    # sits: a nested {"recursive": true} is an argument like any other.
+    if isinstance(value, dict) and value:
+        for key in sorted(value, key=str):
+            _leaves(value[key], _path(path, str(key)), out)
+    elif isinstance(value, list) and value:
+        for index, sub in enumerate(value):
+            _leaves(sub, f"{path}[{index}]", out)
+    else:
+        out.append((path, json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+
+def _elided(text: str) -> str:
+    """``text`` whole, or its two ends around the number of characters it has."""
+    if len(text) <= SHOWN_VALUE:
+        return text
+    keep = (SHOWN_VALUE - 20) // 2
+    return f"{text[:keep]}…({len(text)} chars)…{text[-keep:]}"
+
+
+def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
+    """One line per argument value (``path = JSON value``), sorted, escaped
+    for display, long values elided in the middle with their length; None
+    when there are too many values to show them all."""
+    leaves: list[tuple[str, str]] = []
+    for key in sorted(arguments, key=str):
+        _leaves(arguments[key], _path("", str(key)), leaves)
+        if len(leaves) > SHOWN_VALUES:
+            return None
+    if len(leaves) > SHOWN_VALUES:
+        return None
+    # Escaped after eliding, so an escape is never cut in half; the path is
+    # escaped too, as keys come from the model like values.
+    return [f"  {terminal_safe(_elided(path))} = {terminal_safe(_elided(v))}" for path, v in leaves]
+
+
+def too_large_to_show(arguments: Mapping[str, Any]) -> str | None:
+    """Why these arguments cannot be put to a person, or None when they can.
+
+    A question that showed only some of them could hide the one that
+    matters, so such a call is refused instead of asked."""
+    if argument_lines(arguments) is not None:
+        return None
+    return (
+        f"its arguments have more than {SHOWN_VALUES} values, too many to show in a "
+        "confirmation, and mppoci does not ask about arguments it cannot show; "
+        "call the tool with fewer values"
+    )
+
+
 def question(manifest: Manifest, tool: Tool, arguments: Mapping[str, Any]) -> str:
-    """The words the person sees."""
-    shown = json.dumps(dict(arguments), ensure_ascii=False, sort_keys=True)
-    if len(shown) > _SHOWN_ARGUMENTS:
-        shown = shown[:_SHOWN_ARGUMENTS] + "..."
+    """The words the person sees: the package, the tool, and every argument.
+
+    Raises:
+        ValueError: when the arguments are too many to show
+            (check :func:`too_large_to_show` first).
+    """
+    lines = argument_lines(arguments)
+    if lines is None:
+        raise ValueError("the arguments are too many to show; refuse the call")
     kind = "may change or delete things" if tool.annotations.destructive else "may change things"
+    shown = "\n".join(lines) if lines else "  (none)"
     return (
         f"Allow {manifest.name} {manifest.version} (publisher {manifest.publisher}) "
         f"to run its tool {tool.name!r}? It is not read-only and {kind}.\n"
-        f"Arguments: {shown}\n"
+        f"Arguments ({len(lines)}, every one shown; … marks the middle of a long value left out):\n"
+        f"{shown}\n"
         "It runs in a fresh sandbox with only the permissions you approved."
     )
 

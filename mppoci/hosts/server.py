@@ -273,6 +273,9 @@ class Host:
                 "user's confirmation, and this MCP client cannot ask (it did not declare the "
                 "elicitation capability). Use a client that supports MCP elicitation."
             )
+        unshowable = confirm.too_large_to_show(arguments)
+        if unshowable is not None:
+            return False, confirm.refusal(None, unshowable)
         message = confirm.question(served.manifest, exposed.tool, arguments)
         answer: types.ElicitResult | None
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS or not ctx.session.can_send_request:

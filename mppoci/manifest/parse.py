@@ -34,6 +34,7 @@ from mppoci.manifest.model import (
     ToolAnnotations,
 )
 from mppoci.manifest.problems import Problems, child, item
+from mppoci.text import first_hidden
 
 T = TypeVar("T")
 
@@ -167,8 +168,11 @@ class _Reader:
             return default
         return read(obj[key], child(path, key))
 
-    def text(self, value: Any, path: str, *, max_chars: int | None = None) -> str | None:
-        """A string with something in it besides whitespace."""
+    def text(
+        self, value: Any, path: str, *, max_chars: int | None = None, multiline: bool = False
+    ) -> str | None:
+        """A string with something in it besides whitespace, and nothing a
+        terminal would obey or hide (a newline and tab only when ``multiline``)."""
         if not isinstance(value, str):
             self.p.add(path, "must be a string")
             return None
@@ -178,10 +182,25 @@ class _Reader:
         if max_chars is not None and len(value) > max_chars:
             self.p.add(path, f"must be at most {max_chars} characters")
             return None
+        hidden = first_hidden(value, multiline=multiline)
+        if hidden is not None:
+            index, shown = hidden
+            allowed = "" if multiline else "; this field is one line, without newlines or tabs"
+            self.p.add(
+                path,
+                f"must not contain control or invisible characters (found {shown} at "
+                f"character {index + 1}): they can rewrite or hide what people are shown{allowed}",
+            )
+            return None
         return value
 
     def description(self, value: Any, path: str) -> str | None:
+        """One line of text shown to people (``why``, a title)."""
         return self.text(value, path, max_chars=MAX_DESCRIPTION)
+
+    def free_text(self, value: Any, path: str) -> str | None:
+        """Prose that may span lines (a package's or tool's description)."""
+        return self.text(value, path, max_chars=MAX_DESCRIPTION, multiline=True)
 
     def flag(self, value: Any, path: str) -> bool | None:
         if not isinstance(value, bool):
@@ -233,7 +252,7 @@ class _Reader:
         schema_version = self.field(doc, "schemaVersion", "", self.schema_version)
         name = self.field(doc, "name", "", self.package_name)
         semver = self.field(doc, "version", "", self.version)
-        description = self.field(doc, "description", "", self.description)
+        description = self.field(doc, "description", "", self.free_text)
         authors = self.field(doc, "authors", "", self.authors)
         license_ = self.field(doc, "license", "", self.license)
         runtime = self.field(doc, "runtime", "", self.runtime)
@@ -370,7 +389,7 @@ class _Reader:
         if obj is None:
             return None
         name = self.field(obj, "name", path, self.tool_name)
-        description = self.field(obj, "description", path, self.description)
+        description = self.field(obj, "description", path, self.free_text)
         schema = self.field(obj, "inputSchema", path, self.input_schema, {"type": "object"})
         annotations = self.field(obj, "annotations", path, self.annotations, ToolAnnotations())
         confirm = self.field(obj, "requiresConfirmation", path, self.flag)
@@ -405,6 +424,7 @@ class _Reader:
             self.p.add(child(path, "type"), 'must be "object" (a tool takes named arguments)')
         if "$schema" in value and value["$schema"] != DRAFT_2020_12:
             self.p.add(child(path, "$schema"), f"must be {DRAFT_2020_12} (or left out)")
+        self.schema_text(value, path)
         if self.p.since(start):
             return None
         # Imported here: jsonschema takes longer to import than most commands
@@ -421,6 +441,31 @@ class _Reader:
             self.p.add(where, f"is not valid JSON Schema (draft 2020-12): {e.message}")
             return None
         return value
+
+    def schema_text(self, value: Any, path: str) -> None:
+        """Every key and string in an input schema is shown to people by MCP
+        clients (titles, descriptions, enum values): the same characters are
+        refused as in the manifest's own text. Only free text may span lines."""
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                here = child(path, str(key))
+                hidden = first_hidden(str(key))
+                if hidden is not None:
+                    self.p.add(
+                        here, f"the key contains a control or invisible character {hidden[1]}"
+                    )
+                if isinstance(sub, str):
+                    if first_hidden(sub, multiline=key in ("description", "$comment")) is not None:
+                        self.text(sub, here, multiline=key in ("description", "$comment"))
+                else:
+                    self.schema_text(sub, here)
+        elif isinstance(value, list):
+            for i, sub in enumerate(value):
+                if isinstance(sub, str):
+                    if first_hidden(sub) is not None:
+                        self.text(sub, item(path, i))
+                else:
+                    self.schema_text(sub, item(path, i))
 
     def annotations(self, value: Any, path: str) -> ToolAnnotations | None:
         start = self.p.mark()

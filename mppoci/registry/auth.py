@@ -67,8 +67,8 @@ class Authenticator:
             if self._credentials is None:
                 raise AuthError(
                     f"{self._transport.registry} needs credentials",
-                    hint="log in with `mppoci login REGISTRY`, or set MPPOCI_REGISTRY_USERNAME "
-                    "and MPPOCI_REGISTRY_PASSWORD",
+                    hint="log in with `mppoci login REGISTRY`, or set MPPOCI_REGISTRY=REGISTRY "
+                    "with MPPOCI_REGISTRY_USERNAME and MPPOCI_REGISTRY_PASSWORD",
                 )
             return {"Authorization": _basic(self._credentials)}
         if challenge.scheme == "bearer":
@@ -91,8 +91,10 @@ class Authenticator:
             scopes.update(challenge.params["scope"].split(" "))
         params += [("scope", s) for s in sorted(scopes)]
         headers = {"Authorization": _basic(self._credentials)} if self._credentials else {}
+        # The realm is where the protocol sends the credentials to trade for
+        # a token; that origin, and no other, may receive them.
         response = self._transport.request(
-            "GET", realm, params=params, headers=headers, stream=True
+            "GET", realm, params=params, headers=headers, stream=True, credentials_for=realm
         )
         with response:
             if response.status_code in (401, 403):

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import IO
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -30,6 +30,7 @@ from mppoci.registry.challenge import parse_challenge
 from mppoci.registry.credentials import Credentials
 from mppoci.registry.transport import Transport, TransportOptions
 from mppoci.store.layout import BlobWriter
+from mppoci.text import terminal_safe
 
 MANIFEST_ACCEPT = ", ".join(
     (
@@ -44,12 +45,18 @@ _CHUNK = 1 << 16
 Progress = Callable[[int], None]
 
 
+def _host_of_url(url: str) -> str:
+    return terminal_safe(urlsplit(url).netloc or url)
+
+
 def _error_text(response: requests.Response) -> str:
     try:
         body = response.raw.read(8192, decode_content=True)
         errors = json.loads(body).get("errors") or []
         first = errors[0]
-        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+        # The registry's own words end up in a message on one line: escaped
+        # here, so a newline cannot pass for a line of ours either.
+        return terminal_safe(f"{first.get('code', '')}: {first.get('message', '')}".strip(": "))
     except (
         ValueError,
         AttributeError,
@@ -96,6 +103,16 @@ class RegistryClient:
         if response.status_code == 401 and (data is None or isinstance(data, bytes)):
             header = response.headers.get("WWW-Authenticate", "")
             response.close()
+            if not self.transport.is_registry(response.url):
+                # A redirect target or upload location asks for credentials:
+                # answering would send them (or trade them at a realm it
+                # names) to a host they were not given for.
+                raise AuthError(
+                    f"{_host_of_url(response.url)}, where {self.registry} sent the request, "
+                    "asked for credentials; mppoci gives them only to the registry itself",
+                    hint="check the registry's storage or proxy settings: redirected "
+                    "downloads and uploads must work without the registry's credentials",
+                )
             if not header:
                 raise AuthError(f"{self.registry} refused the request without saying how to log in")
             sent.update(self.auth.answer(parse_challenge(header), scope))

@@ -1,7 +1,8 @@
 """Registry credentials, where users keep them.
 
 Order: ``--username``/``--password-stdin``, then MPPOCI_REGISTRY_USERNAME and
-MPPOCI_REGISTRY_PASSWORD, then Docker's config (``$DOCKER_CONFIG/config.json``
+MPPOCI_REGISTRY_PASSWORD (only for the registry MPPOCI_REGISTRY names; set
+without it, they are an error), then Docker's config (``$DOCKER_CONFIG/config.json``
 or ``~/.docker/config.json``): ``credHelpers`` for the host, ``credsStore``,
 then ``auths``. ``store`` writes through the configured helper, else into the
 config file with 0600 permissions, atomically.
@@ -24,6 +25,8 @@ from mppoci.fsutil import atomic_write
 
 _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io")
 _HELPER_TIMEOUT = 30
+# Names the one registry MPPOCI_REGISTRY_USERNAME / _PASSWORD are for.
+REGISTRY_VARIABLE = "MPPOCI_REGISTRY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,23 @@ def _from_auths(doc: dict[str, Any], registry: str, path: Path) -> Credentials |
     return None
 
 
+def _normal(registry: str) -> str:
+    name = registry.strip().lower()
+    for prefix in ("https://", "http://"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    name = name.split("/", 1)[0]
+    if name in ("registry-1.docker.io", "index.docker.io"):
+        return "docker.io"
+    return name
+
+
+def same_registry(named: str, registry: str) -> bool:
+    """Whether ``named`` (as a person writes it: ``ghcr.io``,
+    ``https://ghcr.io/``) is ``registry``. Pure."""
+    return _normal(named) == _normal(registry)
+
+
 def resolve(
     registry: str,
     environ: Mapping[str, str],
@@ -152,9 +172,18 @@ def resolve(
         return Credentials(username, password, "the command line")
     env_user = environ.get("MPPOCI_REGISTRY_USERNAME")
     if env_user:
-        return Credentials(
-            env_user, environ.get("MPPOCI_REGISTRY_PASSWORD", ""), "MPPOCI_REGISTRY_USERNAME"
-        )
+        named = environ.get(REGISTRY_VARIABLE, "")
+        if not named.strip():
+            raise UserInputError(
+                f"MPPOCI_REGISTRY_USERNAME is set, but {REGISTRY_VARIABLE} does not name the "
+                "registry these credentials are for",
+                hint=f"set {REGISTRY_VARIABLE}=HOST[:PORT] (such as ghcr.io); the credentials "
+                "are sent to that registry only, never to others a command talks to",
+            )
+        if same_registry(named, registry):
+            return Credentials(
+                env_user, environ.get("MPPOCI_REGISTRY_PASSWORD", ""), "MPPOCI_REGISTRY_USERNAME"
+            )
     path = docker_config_path(environ)
     doc = _read_config(path)
     helper = _helper_name(doc, registry)

@@ -5,6 +5,12 @@
 - Every call has a timeout. A refused connection is never retried (the
   registry is down: say so at once); only 5xx and 429 are retried, a bounded
   number of times, honouring a bounded Retry-After.
+- Credentials (an ``Authorization`` header) go only to the origin they were
+  given for: the registry itself, or the token realm it names for the token
+  request. A redirect or an upload ``Location`` on another scheme, host or
+  port gets the request without them. They never travel over plain HTTP to a
+  host that is not loopback unless ``insecure`` was chosen; that is refused
+  before connecting.
 """
 
 from __future__ import annotations
@@ -15,10 +21,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from mppoci.errors import TransportError
+from mppoci.errors import AuthError, TransportError
+
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Origin = tuple[str, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +50,33 @@ def host_of(registry: str) -> str:
 
 
 def is_loopback(registry: str) -> bool:
-    host = host_of(registry)
+    return _host_is_loopback(host_of(registry))
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of an absolute http(s) URL, or None. Pure."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def _host_is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _without_credentials(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() != "authorization"}
 
 
 def scheme_for(registry: str, options: TransportOptions) -> str:
@@ -84,8 +117,79 @@ class Transport:
         self.session.trust_env = False  # no proxies from the environment for registries
         self._sleep = sleep
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send with timeout and bounded retries. Raises TransportError."""
+    def is_registry(self, url: str | None) -> bool:
+        """Whether ``url`` is on this registry's own origin (scheme, host, port)."""
+        here = origin_of(url or "")
+        return here is not None and here == origin_of(self.base)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        credentials_for: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send with timeout and bounded retries, following redirects ourselves.
+
+        ``credentials_for`` is the URL whose origin the ``Authorization``
+        header was given for (default: the registry). Any other origin, the
+        first URL included, gets the request without it.
+
+        Raises:
+            AuthError: credentials would go over plain HTTP to a host that is
+                not loopback (without ``insecure``); nothing is sent.
+            TransportError: the registry cannot be reached or answers badly.
+        """
+        allowed = origin_of(credentials_for or self.base)
+        sent_headers = dict(headers or {})
+        data = kwargs.get("data")
+        for _ in range(MAX_REDIRECTS + 1):
+            here = origin_of(url)
+            hop_headers = (
+                sent_headers
+                if here is not None and here == allowed
+                else _without_credentials(sent_headers)
+            )
+            self._refuse_plain_http_credentials(url, here, hop_headers)
+            response = self._send(method, url, headers=hop_headers, **kwargs)
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            if data is not None and not isinstance(data, bytes):
+                raise TransportError(
+                    f"{self.registry} redirected an upload, which mppoci cannot send again"
+                )
+            url = urljoin(url, location)
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method = "GET"
+                kwargs = {k: v for k, v in kwargs.items() if k != "data"}
+                data = None
+        raise TransportError(f"{self.registry} redirected more than {MAX_REDIRECTS} times")
+
+    def _refuse_plain_http_credentials(
+        self, url: str, origin: Origin | None, headers: Mapping[str, str]
+    ) -> None:
+        if not any(k.lower() == "authorization" for k in headers):
+            return
+        if origin is None or origin[0] != "http" or self.options.insecure:
+            return
+        if _host_is_loopback(origin[1]):
+            return
+        raise AuthError(
+            f"refusing to send the credentials for {self.registry} over plain HTTP to "
+            f"{origin[1]}:{origin[2]}, which is not a loopback address",
+            hint="use https (the default), or pass --insecure if you accept that anyone on "
+            "the network can read them",
+        )
+
+    def _send(
+        self, method: str, url: str, *, headers: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
         verify: bool | str = str(self.options.ca_file) if self.options.ca_file else True
         attempt = 0
         while True:
@@ -93,9 +197,10 @@ class Transport:
                 response = self.session.request(
                     method,
                     url,
+                    headers=headers,
                     timeout=self.options.timeout,
                     verify=verify,
-                    allow_redirects=True,
+                    allow_redirects=False,
                     **kwargs,
                 )
             except requests.exceptions.SSLError as e:

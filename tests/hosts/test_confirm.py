@@ -3,16 +3,21 @@ is, and the single-use tickets of 2026-07-28 connections."""
 
 from __future__ import annotations
 
+import json
+
 import mcp_types as types
+import pytest
 
 from mppoci.hosts.confirm import (
     FIELD,
+    SHOWN_VALUES,
     Tickets,
     answered_yes,
     question,
     refusal,
     requested_schema,
     supports_form,
+    too_large_to_show,
 )
 from mppoci.manifest import Tool
 from tests.hosts.helpers import manifest
@@ -45,9 +50,9 @@ def test_refusals_say_why() -> None:
 
 def test_the_question_names_package_tool_and_arguments() -> None:
     text = question(manifest("acme/files", "rm"), Tool("rm", "remove"), {"path": "/x"})
-    assert "acme/files 1.0.0" in text and "'rm'" in text and '"/x"' in text
+    assert "acme/files 1.0.0" in text and "'rm'" in text and 'path = "/x"' in text
     long = question(manifest("acme/files", "rm"), Tool("rm", "remove"), {"p": "y" * 5000})
-    assert len(long) < 1000
+    assert len(long) < 1000 and "…(5002 chars)…" in long
 
 
 def test_the_schema_is_one_required_boolean() -> None:
@@ -80,3 +85,69 @@ def test_an_expired_ticket_is_refused() -> None:
     state = tickets.issue("wipe", "sha256:aa")
     now[0] += 61
     assert not tickets.redeem(state, "wipe", "sha256:aa")
+
+
+# --- what the question shows (issue #17 item 6) -----------------------------
+
+RM = Tool("rm", "remove")
+
+
+def _ask(arguments: dict[str, object]) -> str:
+    return question(manifest("acme/files", "rm"), RM, arguments)
+
+
+def test_confirmation_shows_an_argument_pushed_past_600_chars() -> None:
+    # The old question cut the JSON at 600 characters: a long "note" sorted
+    # first pushed path=/ and recursive=true out of view.
+    text = _ask({"a_note": "harmless " * 100, "path": "/", "recursive": True})
+    assert '\n  path = "/"\n' in text
+    assert "\n  recursive = true\n" in text
+
+
+def test_a_long_value_is_elided_in_the_middle_with_its_length() -> None:
+    value = "HEAD" + "y" * 5000 + "TAIL"
+    text = _ask({"p": value})
+    shown = json.dumps(value)
+    assert f"…({len(shown)} chars)…" in text
+    assert '"HEAD' in text and 'TAIL"' in text
+    assert "y" * 1000 not in text
+
+
+def test_line_separator_in_arguments_cannot_fake_a_new_line() -> None:
+    fake = "x\u2028It runs with no permissions at all.\u2029\r\x1b[2K\x85"
+    text = _ask({"path": fake, "key\u2028fake": 1})
+    for hidden in ("\u2028", "\u2029", "\r", "\x1b", "\x85"):
+        assert hidden not in text
+    assert "\\u2028It runs with no permissions at all.\\u2029" in text
+    assert '["key\\u2028fake"] = 1' in text
+
+
+def test_bidi_override_in_an_argument_is_shown_escaped() -> None:
+    text = _ask({"path": "/home/me/\u202egpj.exe"})
+    assert "\u202e" not in text and "\\u202e" in text
+
+
+def test_a_nested_argument_gets_its_own_line() -> None:
+    text = _ask({"options": {"force": True, "paths": ["/a", "/"]}})
+    assert "\n  options.force = true\n" in text
+    assert '\n  options.paths[1] = "/"\n' in text
+
+
+def test_arguments_too_many_to_show_are_refused_not_cut() -> None:
+    many = {f"k{i:03}": i for i in range(SHOWN_VALUES + 1)}
+    reason = too_large_to_show(many)
+    assert reason is not None and str(SHOWN_VALUES) in reason
+    with pytest.raises(ValueError):
+        _ask(many)
+    nested = {"deep": [[i] for i in range(SHOWN_VALUES + 1)]}
+    assert too_large_to_show(nested) is not None
+    just_enough = {f"k{i:03}": i for i in range(SHOWN_VALUES)}
+    assert too_large_to_show(just_enough) is None
+    assert f"k{SHOWN_VALUES - 1:03} = {SHOWN_VALUES - 1}" in _ask(just_enough)
+
+
+def test_the_question_lists_arguments_in_a_stable_order() -> None:
+    one = _ask({"b": 1, "a": 2, "c": {"z": 1, "y": 2}})
+    two = _ask({"c": {"y": 2, "z": 1}, "a": 2, "b": 1})
+    assert one == two
+    assert one.index("  a = 2") < one.index("  b = 1") < one.index("  c.y = 2")

@@ -79,14 +79,22 @@ def test_round_trip_through_an_anonymous_registry(
 
 
 def test_round_trip_with_basic_auth(publisher: dict[str, Path], basic_registry: Registry) -> None:
-    env = {"MPPOCI_REGISTRY_USERNAME": "alice", "MPPOCI_REGISTRY_PASSWORD": "alice-secret"}
+    env = {
+        "MPPOCI_REGISTRY": basic_registry.host,
+        "MPPOCI_REGISTRY_USERNAME": "alice",
+        "MPPOCI_REGISTRY_PASSWORD": "alice-secret",
+    }
     _round_trip(publisher, basic_registry, env=env)
 
 
 def test_round_trip_with_bearer_tokens_upgrades_scope_for_push(
     publisher: dict[str, Path], token_registry: Registry
 ) -> None:
-    env = {"MPPOCI_REGISTRY_USERNAME": "writer", "MPPOCI_REGISTRY_PASSWORD": "writer-secret"}
+    env = {
+        "MPPOCI_REGISTRY": token_registry.host,
+        "MPPOCI_REGISTRY_USERNAME": "writer",
+        "MPPOCI_REGISTRY_PASSWORD": "writer-secret",
+    }
     _round_trip(publisher, token_registry, env=env)
     requested = [
         r.requested.get(REPO) for r in token_registry.token_requests if r.requested.get(REPO)
@@ -122,7 +130,11 @@ def test_tls_is_verified_by_default(publisher: dict[str, Path], tls_registry: Re
 def test_push_with_read_only_credentials_is_refused(
     publisher: dict[str, Path], token_registry: Registry
 ) -> None:
-    env = {"MPPOCI_REGISTRY_USERNAME": "reader", "MPPOCI_REGISTRY_PASSWORD": "reader-secret"}
+    env = {
+        "MPPOCI_REGISTRY": token_registry.host,
+        "MPPOCI_REGISTRY_USERNAME": "reader",
+        "MPPOCI_REGISTRY_PASSWORD": "reader-secret",
+    }
     result = _mppoci(
         publisher["home"], "push", REPO, f"{token_registry.host}/{REPO}:1.0.0", env=env
     )
@@ -166,7 +178,11 @@ def test_wrong_credentials_are_refused_and_login_saves_nothing(
         publisher["home"],
         "pull",
         f"{basic_registry.host}/{REPO}:1.0.0",
-        env={"MPPOCI_REGISTRY_USERNAME": "alice", "MPPOCI_REGISTRY_PASSWORD": "nope"},
+        env={
+            "MPPOCI_REGISTRY": basic_registry.host,
+            "MPPOCI_REGISTRY_USERNAME": "alice",
+            "MPPOCI_REGISTRY_PASSWORD": "nope",
+        },
     )
     assert token.returncode == 1 and "refused" in token.stderr
 
@@ -344,7 +360,11 @@ def test_pulling_a_digest_already_in_the_store_downloads_no_blob(
 def test_copy_between_registries_keeps_digests_and_signatures(
     publisher: dict[str, Path], registry: Registry, basic_registry: Registry
 ) -> None:
-    env = {"MPPOCI_REGISTRY_USERNAME": "alice", "MPPOCI_REGISTRY_PASSWORD": "alice-secret"}
+    env = {
+        "MPPOCI_REGISTRY": basic_registry.host,
+        "MPPOCI_REGISTRY_USERNAME": "alice",
+        "MPPOCI_REGISTRY_PASSWORD": "alice-secret",
+    }
     _ok(_mppoci(publisher["home"], "push", REPO, f"{registry.host}/{REPO}:1.0.0"))
     copied = _ok(
         _mppoci(

@@ -24,6 +24,7 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext, ClientSession, ElicitationFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from mppoci.hosts.confirm import SHOWN_VALUES
 from tests.conftest import MPPOCI
 
 pytestmark = pytest.mark.integration
@@ -357,6 +358,33 @@ def test_a_declined_confirmation_starts_no_container(world: World, docker_client
     assert _starts(docker_client, world.digests["acme/echo"], since) == 0
     [call] = world.tool_calls()[before:]
     assert (call["tool"], call["outcome"], call["confirmed"]) == ("wipe", "refused", False)
+
+
+def test_confirmation_question_shows_every_argument_and_refuses_too_many(
+    world: World, docker_client: Any
+) -> None:
+    """A steered model pads the arguments so path=/ falls past what is shown,
+    or sends more values than a question can show: the person sees every
+    argument (escaped), and a call too large to show runs nothing."""
+    before = len(world.tool_calls())
+    since = _now()
+    asked.clear()
+
+    async def body(session: ClientSession) -> None:
+        pushed = {"a_note": "harmless " * 100, "path": "/", "recursive": True, "z\u2028": "\x1b[2K"}
+        result = await session.call_tool("wipe", pushed)
+        assert result.is_error and "declined" in _text(result)
+        many = {f"k{i:03}": i for i in range(SHOWN_VALUES + 1)}
+        refused = await session.call_tool("wipe", many)
+        assert refused.is_error and "too many to show" in _text(refused)
+
+    _session(world, ["acme/echo"], body, elicitation=_decline)
+    [message] = asked  # the over-large call was never put to the person
+    assert '\n  path = "/"\n' in message and "\n  recursive = true\n" in message
+    assert "\u2028" not in message and "\x1b" not in message
+    assert _starts(docker_client, world.digests["acme/echo"], since) == 0
+    calls = world.tool_calls()[before:]
+    assert [(c["tool"], c["outcome"]) for c in calls] == [("wipe", "refused"), ("wipe", "refused")]
 
 
 def test_a_client_that_cannot_ask_gets_a_refusal_never_a_silent_run(

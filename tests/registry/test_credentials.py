@@ -60,7 +60,12 @@ def test_auths_in_docker_config_honouring_docker_config(docker_home: dict[str, s
 
 
 def test_flags_win_over_environment_which_wins_over_config(docker_home: dict[str, str]) -> None:
-    env = {**docker_home, "MPPOCI_REGISTRY_USERNAME": "env", "MPPOCI_REGISTRY_PASSWORD": "pw"}
+    env = {
+        **docker_home,
+        "MPPOCI_REGISTRY": "r.test",
+        "MPPOCI_REGISTRY_USERNAME": "env",
+        "MPPOCI_REGISTRY_PASSWORD": "pw",
+    }
     from_env = resolve("r.test", env)
     assert from_env is not None and from_env.username == "env"
     from_flag = resolve("r.test", env, username="flag", password="x")
