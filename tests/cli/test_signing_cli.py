@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -431,3 +432,51 @@ def test_plain_oci_image_verifies_with_a_key_but_not_through_package_scopes(
     result = cli("verify", digest)
     assert result.returncode == 1
     assert "verify plain images with --key" in result.stderr
+
+
+def _repackaged(home: Path, built: str, config: bytes) -> str:
+    """A package in the store whose config blob is ``config``, every digest right."""
+    from mppoci.oci import mediatypes as mt
+    from mppoci.oci.model import Descriptor, image_manifest_bytes, parse_image_manifest
+    from mppoci.store import Store
+
+    store = Store(home / "data" / "store")
+    original = parse_image_manifest(_blob(home, built).read_bytes())
+    body = image_manifest_bytes(
+        config=Descriptor(mt.MPP_CONFIG, store.put_bytes(config), len(config)),
+        layers=original.layers,
+        artifact_type=mt.MPP_ARTIFACT,
+    )
+    digest = store.put_bytes(body)
+    store.tag(Descriptor(mt.OCI_MANIFEST, digest, len(body)), "acme/word-count:6.6.6")
+    return digest
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda doc: {**doc, "smuggled": True}, "ManifestError"),
+        (lambda doc: {**doc, "description": "x" * 300_000}, "LimitExceededError"),
+    ],
+    ids=["bad-manifest", "limit-exceeded"],
+)
+def test_refusal_of_a_bad_manifest_at_load_is_audited(
+    cli: CliRunner, home: Path, tmp_path: Path, built: str, damage: Any, reason: str
+) -> None:
+    lock = ["--lock", str(tmp_path / "mppoci.lock")]
+    config = json.loads(_blob(home, _config_digest(home, built)).read_bytes())
+    digest = _repackaged(home, built, json.dumps(damage(config)).encode())
+    # The gate (verify), and the commands that open a package without it.
+    for count, command in enumerate((["verify"], ["inspect"], [*lock, "lock", "add"]), start=1):
+        result = cli(*command, digest)
+        assert result.returncode == 1, (command, result.stderr)
+        shown = json.loads(cli("audit", "show", "--event", "verify", "--json").stdout)
+        refusals = [r["data"] for r in shown if r["data"]["outcome"] == "refused"]
+        assert len(refusals) == count, command
+        assert refusals[-1]["digest"] == digest and refusals[-1]["detail"].startswith(reason)
+
+
+def _config_digest(home: Path, digest: str) -> str:
+    from mppoci.oci.model import parse_image_manifest
+
+    return str(parse_image_manifest(_blob(home, digest).read_bytes()).config.digest)

@@ -307,6 +307,24 @@ def test_approval_recorded_with_the_old_permission_digest_is_asked_again(
     assert "greeting=" not in result.stdout
 
 
+def test_symlinked_mppoci_home_cannot_be_bound_into_a_sandbox(signed: dict[str, Path]) -> None:
+    writes = "  filesystem:\n    - {name: data, path: /data, access: read-write, why: writes}"
+    _publish(signed, extra=writes)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    link = signed["tmp"] / "home-link"
+    link.symlink_to(signed["home"])
+    approvals = signed["home"] / "data" / "approvals.json"
+    before = approvals.read_bytes()
+    # mppoci runs with MPPOCI_HOME through the symlink; the tool asks for the
+    # real folder (or the folder through the link), where the approvals live.
+    for target in (signed["home"] / "data", link / "data", signed["home"]):
+        result = _mppoci(link, "run", "acme/echo", "--mount", f"data={target}")
+        assert result.returncode == 125, (target, result.stderr)
+        assert "is refused: it holds or is inside mppoci's own folder" in result.stderr
+        assert "greeting=" not in result.stdout
+    assert approvals.read_bytes() == before
+
+
 def test_python_api_runs_approved_packages_and_refuses_others(
     signed: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
