@@ -60,6 +60,12 @@ def _show_permissions(manifest: Manifest, decision: Decision) -> None:
             typer.echo(f"  + {line}", err=True)
         for line in decision.removed:
             typer.echo(f"  - {line}", err=True)
+        if not decision.added and not decision.removed:
+            typer.echo(
+                "  (the same sentences, but your approval was recorded by an older mppoci "
+                "that did not bind all of them; approve again)",
+                err=True,
+            )
 
 
 def _record(manifest: Manifest, verified: Verified, how: str) -> None:
