@@ -342,6 +342,22 @@ def test_python_api_runs_approved_packages_and_refuses_others(
     assert not outcome.timed_out and not outcome.oom_killed
 
 
+def test_python_api_is_not_approved_by_a_lock_in_the_working_folder(
+    signed: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _publish(signed)
+    work = signed["tmp"] / "workspace"
+    work.mkdir()
+    _ok(_mppoci(signed["home"], "lock", "add", "acme/echo:1.0.0", cwd=work))
+    monkeypatch.setenv("MPPOCI_HOME", str(signed["home"]))
+    monkeypatch.chdir(work)
+    with pytest.raises(NotApprovedError):
+        api.run("acme/echo:1.0.0")
+    # The caller names the lock file as the approval record: then it approves.
+    outcome = api.run("acme/echo:1.0.0", approved_by_lock=work / "mppoci.lock")
+    assert outcome.exit_code == 0 and outcome.stdout == b"greeting=none\n"
+
+
 def test_missing_runtime_image_is_a_clear_refusal(signed: dict[str, Path]) -> None:
     folder = signed["tmp"] / "ghost"
     folder.mkdir()
