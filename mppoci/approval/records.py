@@ -30,7 +30,7 @@ class Approval:
     lines: tuple[str, ...]  # what the user saw and approved
     approved_at: str
     approved_by: str
-    how: str  # "terminal", "--yes" (scripted), "lock file"
+    how: str  # "terminal", "--yes (scripted)"; a lock approves per invocation, never recorded here
 
 
 class Status(StrEnum):
