@@ -8,7 +8,8 @@ the steps the CLI shares with it: verify (audited), require approval
 
 The same path as `mppoci run`, without a terminal: the package is verified
 from its bytes, it must already be approved (or pinned with its permission
-set in the lock file), and it runs in a fresh locked-down container.
+set in a lock file the caller names as the approval record), and it runs in a
+fresh locked-down container.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import IO, TYPE_CHECKING
 
 from mppoci.audit import events
 from mppoci.digest import Digest
-from mppoci.errors import DigestMismatchError, Error, UserInputError, VerificationError
+from mppoci.errors import Error, UntrustedContentError, UserInputError
 from mppoci.locations import Locations, locate
 from mppoci.store import Store
 
@@ -58,7 +59,6 @@ def verify_audited(
     """The gate, with its verdict (accepted or refused, and why) in the audit log."""
     from mppoci.trust import files
     from mppoci.trust.gate import verify
-    from mppoci.trust.rollback import RollbackError
 
     try:
         verified = verify(
@@ -70,15 +70,10 @@ def verify_audited(
             allow_downgrade=allow_downgrade,
             origin=origin,
         )
-    except (VerificationError, DigestMismatchError, RollbackError) as e:
-        events.verification(
-            locations,
-            digest=digest,
-            subject=digest,
-            accepted=False,
-            detail=e.message,
-            origin=origin,
-        )
+    except UntrustedContentError as e:
+        # Every refusal of what was loaded: a bad signature, and as much a bad
+        # manifest, a limit exceeded or damaged content.
+        audit_refusal(locations, digest, e, origin)
         raise
     accepted = verified.verdict.accepted
     events.verification(
@@ -91,6 +86,36 @@ def verify_audited(
         origin=origin,
     )
     return verified
+
+
+def audit_refusal(
+    locations: Locations, subject: str, error: Error, origin: str | None = None
+) -> None:
+    """Record that what was loaded (a digest, or a registry reference not
+    yet fetched whole) was refused, and why."""
+    events.verification(
+        locations,
+        digest=subject,
+        subject=subject,
+        accepted=False,
+        detail=f"{type(error).__name__}: {error.message}",
+        origin=origin,
+    )
+
+
+def load_audited(store: Store, locations: Locations, digest: Digest) -> StoredPackage:
+    """Open a stored package without checking signatures (``inspect``, ``lock
+    add``, a lock pin's name); a refusal of its content is audited as the
+    gate's are.
+
+    Raises NotFoundError, DigestMismatchError, UntrustedContentError, ManifestError."""
+    from mppoci.package.stored import load
+
+    try:
+        return load(store, digest)
+    except UntrustedContentError as e:
+        audit_refusal(locations, digest, e)
+        raise
 
 
 def remember(locations: Locations, verified: Verified) -> None:
@@ -115,23 +140,49 @@ def load_verified(
 
 
 def require_approval(
-    locations: Locations, package: StoredPackage, *, lock_file: Path, reference: str
+    locations: Locations,
+    package: StoredPackage,
+    *,
+    approving_lock: Path | None,
+    reference: str,
 ) -> None:
-    """Raise NotApprovedError (audited) unless the package may run."""
-    from mppoci.approval.check import approved_by_lock, decide, refusal
+    """Raise NotApprovedError (audited) unless the package may run.
+
+    ``approving_lock`` is a lock file the user opted in to as the approval
+    record for this invocation (``--lock FILE --approved-by-lock``); None
+    (the default everywhere else) means no lock file approves anything. An
+    approval taken from a lock is audited with the file and the entry; a
+    package whose approval was revoked is never approved by a lock."""
+    from mppoci.approval.binding import approval_digest
+    from mppoci.approval.check import decide, lock_entry_approving, refusal, revoked_refusal
+    from mppoci.approval.files import load_approvals
     from mppoci.approval.records import Status
     from mppoci.lockfile import load_lock
 
-    decision = decide(locations, package.manifest)
+    m = package.manifest
+    decision = decide(locations, m)
     if decision.status is Status.APPROVED:
         return
-    if approved_by_lock(load_lock(lock_file), package.manifest, package.digest):
-        return
-    error = refusal(package.manifest, decision, reference)
+    error = refusal(m, decision, reference)
+    if approving_lock is not None:
+        entry = lock_entry_approving(load_lock(approving_lock), m, package.digest)
+        if entry is not None:
+            details = {
+                "digest": package.digest,
+                "permissions": approval_digest(m),
+                "lockFile": str(approving_lock.absolute()),
+                "entry": entry,
+            }
+            if m.name not in load_approvals(locations).revoked:
+                events.approval(locations, "lock", m.name, **details)
+                return
+            error = revoked_refusal(m, reference, approving_lock)
+            events.approval(locations, "missing", m.name, status="revoked", **details)
+            raise error
     events.approval(
         locations,
         "missing",
-        package.manifest.name,
+        m.name,
         digest=package.digest,
         status=decision.status.value,
     )
@@ -211,14 +262,17 @@ def run(
     mounts: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     locations: Locations | None = None,
-    lock_file: Path | None = None,
+    approved_by_lock: Path | None = None,
     record_args: bool = False,
 ) -> Outcome:
     """Run an approved package once and collect its output.
 
+    ``approved_by_lock``: a lock file you opt in to as the approval record
+    (as `mppoci --lock FILE --approved-by-lock run`); none is used otherwise,
+    whatever lies in the working folder.
+
     Raises mppoci.errors.Error subclasses: NotFoundError, VerificationError,
     DigestMismatchError, NotApprovedError, PolicyError, RuntimeEngineError."""
-    from mppoci.lockfile import LOCK_FILE
     from mppoci.package.stored import resolve
     from mppoci.reference import parse_local
     from mppoci.sandbox.launch import RunRequest
@@ -228,9 +282,7 @@ def run(
     digest = resolve(store, parse_local(reference))
     verified = load_verified(store, where, digest)
     assert verified.package is not None
-    require_approval(
-        where, verified.package, lock_file=lock_file or Path.cwd() / LOCK_FILE, reference=reference
-    )
+    require_approval(where, verified.package, approving_lock=approved_by_lock, reference=reference)
     out, err = io.BytesIO(), io.BytesIO()
     result = execute(
         store,

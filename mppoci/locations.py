@@ -22,8 +22,17 @@ class Locations:
 
     def protected(self) -> tuple[Path, ...]:
         """Folders a sandbox must never be given: a tool that could write here
-        could approve itself or rewrite the audit log."""
-        return (self.config, self.data, self.state)
+        could approve itself or rewrite the audit log.
+
+        Each as named and with its symlinks resolved, since mounts are compared
+        after resolving theirs: a symlinked MPPOCI_HOME (or a symlink into it)
+        is still refused."""
+        out: list[Path] = []
+        for folder in (self.config, self.data, self.state):
+            for form in (folder, Path(os.path.realpath(folder))):
+                if form not in out:
+                    out.append(form)
+        return tuple(out)
 
 
 def _absolute(name: str, value: str) -> Path:

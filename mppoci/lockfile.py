@@ -1,8 +1,12 @@
 """``mppoci.lock``: references pinned to digests, so CI runs what was reviewed.
 
 Every command that takes a reference looks it up here first; a locked
-reference resolves to its pinned digest and nothing else. An entry may also
-carry the permission-set digest that was reviewed.
+reference resolves to its pinned digest and nothing else, and a pin never
+maps a name to a package of another name or version (``pin_mismatch``). An
+entry may also carry the permission-set digest that was reviewed; that makes
+it an approval only when the user opts in for the invocation
+(``--lock FILE --approved-by-lock``), never because the file is in the
+working folder (mppoci.approval.check).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 from mppoci.digest import Digest, is_digest
 from mppoci.errors import UntrustedContentError
 from mppoci.fsutil import atomic_write
+from mppoci.reference import is_remote, parse_local, parse_remote
+from mppoci.semver import is_semver
 
 LOCK_FILE = "mppoci.lock"
 
@@ -89,3 +95,45 @@ def load_lock(path: Path) -> Lock:
 def add_pin(path: Path, reference: str, pin: Pin) -> None:
     """Add or replace one pin; the file is replaced atomically."""
     atomic_write(path, lock_bytes(load_lock(path).with_pin(reference, pin)))
+
+
+class PinMismatchError(UntrustedContentError):
+    """A lock entry pins a reference to a package of another name or version."""
+
+
+def pin_mismatch(reference: str, digest: Digest, name: str, version: str) -> str | None:
+    """Why the package ``name`` ``version`` at ``digest`` may not stand for
+    ``reference`` in a lock file, or None. Pure.
+
+    A local ``publisher/tool[:version]`` must be that name (and version); a
+    ``sha256:`` key must be that digest; a registry reference's repository
+    must end with the package name, and a SemVer tag must be its version."""
+    if is_remote(reference):
+        remote = parse_remote(reference)
+        if remote.digest is not None and remote.digest != digest:
+            return f"it names {remote.digest} but pins {digest}"
+        if remote.repository != name and not remote.repository.endswith("/" + name):
+            return f"the pinned digest is the package {name}, not {remote.repository}"
+        if remote.tag is not None and is_semver(remote.tag) and remote.tag != version:
+            return f"the pinned digest is {name} {version}, not version {remote.tag}"
+        return None
+    local = parse_local(reference)
+    if local.digest is not None:
+        return None if local.digest == digest else f"it names {local.digest} but pins {digest}"
+    if local.name != name:
+        return f"the pinned digest is the package {name}, not {local.name}"
+    if local.version is not None and local.version != version:
+        return f"the pinned digest is {name} {version}, not version {local.version}"
+    return None
+
+
+def check_pin(path: Path, reference: str, digest: Digest, name: str, version: str) -> None:
+    """Raise PinMismatchError when the pin of ``reference`` is another package."""
+    why = pin_mismatch(reference, digest, name, version)
+    if why is not None:
+        raise PinMismatchError(
+            f"the lock file {path} pins {reference} to another package: {why}",
+            hint="a lock entry may only pin a name to a digest of that same package and "
+            f"version; repair the entry (`mppoci --lock {path} lock add {reference}`) "
+            "or remove it",
+        )

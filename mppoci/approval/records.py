@@ -4,6 +4,9 @@ An approval is bound to the package name, its publisher, the approved digest
 and the digest of its permission set. An update whose permission set is the
 same keeps the approval; one whose set differs needs a new approval, and the
 difference is shown in words.
+
+A revocation is remembered (package name and when), so that nothing but a
+person's new approval brings the package back: a lock file never does.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class Approval:
     lines: tuple[str, ...]  # what the user saw and approved
     approved_at: str
     approved_by: str
-    how: str  # "terminal", "--yes" (scripted), "lock file"
+    how: str  # "terminal", "--yes (scripted)"; a lock approves per invocation, never recorded here
 
 
 class Status(StrEnum):
@@ -49,6 +52,8 @@ class Approvals:
     by_package: MappingProxyType[str, Approval] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # package name -> when its approval was revoked (cleared by a new approval)
+    revoked: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def decide(
         self, package: str, publisher: str, permissions: Digest, lines: tuple[str, ...]
@@ -68,13 +73,21 @@ class Approvals:
 
     def with_approval(self, approval: Approval) -> Approvals:
         return replace(
-            self, by_package=MappingProxyType({**self.by_package, approval.package: approval})
+            self,
+            by_package=MappingProxyType({**self.by_package, approval.package: approval}),
+            revoked=MappingProxyType(
+                {k: v for k, v in self.revoked.items() if k != approval.package}
+            ),
         )
 
-    def without(self, package: str) -> Approvals:
+    def without(self, package: str, revoked_at: str = "") -> Approvals:
+        """Forget the approval of ``package``; with ``revoked_at``, remember
+        the revocation (a lock file then cannot approve it)."""
+        revoked = {**self.revoked, package: revoked_at} if revoked_at else dict(self.revoked)
         return replace(
             self,
             by_package=MappingProxyType({k: v for k, v in self.by_package.items() if k != package}),
+            revoked=MappingProxyType(revoked),
         )
 
 
@@ -116,11 +129,16 @@ def parse_approvals(data: bytes) -> Approvals:
         ):
             raise _bad(f"entry {package!r} has a bad digest")
         out[package] = approval
-    return Approvals(MappingProxyType(out))
+    revoked = doc.get("revoked", {})
+    if not isinstance(revoked, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in revoked.items()
+    ):
+        raise _bad("the revoked list is not an object of package names and times")
+    return Approvals(MappingProxyType(out), MappingProxyType(dict(revoked)))
 
 
 def approvals_bytes(approvals: Approvals) -> bytes:
-    doc = {
+    doc: dict[str, Any] = {
         "version": 1,
         "approvals": {
             a.package: {
@@ -135,4 +153,6 @@ def approvals_bytes(approvals: Approvals) -> bytes:
             for a in sorted(approvals.by_package.values(), key=lambda a: a.package)
         },
     }
+    if approvals.revoked:
+        doc["revoked"] = dict(sorted(approvals.revoked.items()))
     return (json.dumps(doc, indent=2) + "\n").encode()

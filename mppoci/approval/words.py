@@ -34,4 +34,10 @@ def permission_lines(manifest: Manifest) -> tuple[str, ...]:
     for tool in manifest.tools:
         if tool.requires_confirmation:
             lines.append(f"Tool {tool.name} may change things: each call needs your confirmation")
+        else:
+            # Said too, so that an update dropping a confirmation shows as a change.
+            lines.append(
+                f"Tool {tool.name} runs without asking you (it declares it changes nothing "
+                "or nothing destructively)"
+            )
     return tuple(lines)

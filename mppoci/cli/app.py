@@ -202,11 +202,26 @@ def _root(
         Path | None,
         typer.Option("--lock", help="The lock file (default: mppoci.lock in the current folder)."),
     ] = None,
+    approved_by_lock: Annotated[
+        bool,
+        typer.Option(
+            "--approved-by-lock",
+            help="Take the --lock FILE's reviewed entries as approvals for this command (CI). "
+            "Without it a lock file only pins digests and never approves.",
+        ),
+    ] = False,
 ) -> None:
     """Signed, sandboxed MPP tools shipped as OCI artifacts."""
     from mppoci.cli import context
 
-    context.set_lock_file(lock)
+    if approved_by_lock and lock is None:
+        # Naming the file is the opt-in: a lock that lies in the working
+        # folder (a cloned repository, an IDE workspace) never approves.
+        raise typer.BadParameter(
+            "--approved-by-lock needs --lock FILE: name the reviewed lock file explicitly",
+            param_hint="--approved-by-lock",
+        )
+    context.set_lock_file(lock, approved_by_lock)
 
 
 def main() -> None:

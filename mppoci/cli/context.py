@@ -33,13 +33,15 @@ def source_date_epoch() -> int | None:
     return int(value)
 
 
-# Set by the root command's --lock option.
+# Set by the root command's --lock and --approved-by-lock options.
 _lock_override: Path | None = None
+_approved_by_lock = False
 
 
-def set_lock_file(path: Path | None) -> None:
-    global _lock_override
+def set_lock_file(path: Path | None, approved_by_lock: bool = False) -> None:
+    global _lock_override, _approved_by_lock
     _lock_override = path
+    _approved_by_lock = approved_by_lock and path is not None
 
 
 def lock_file() -> Path:
@@ -48,20 +50,45 @@ def lock_file() -> Path:
     return _lock_override or Path.cwd() / LOCK_FILE
 
 
+def approving_lock() -> Path | None:
+    """The lock file the user opted in to as the approval record for this
+    invocation (``--lock FILE --approved-by-lock``), else None. A lock file
+    that merely lies in the working folder never approves."""
+    return _lock_override if _approved_by_lock else None
+
+
 def pinned(reference: str) -> str:
-    """Apply the lock file: a locked reference resolves to its pinned digest."""
-    from mppoci.lockfile import load_lock
+    """Apply the lock file: a locked reference resolves to its pinned digest.
+
+    Raises PinMismatchError when the pin of a store reference is a package of
+    another name or version (registry references: ``check_remote_pin`` once
+    the package is fetched)."""
+    from mppoci.api import load_audited
+    from mppoci.lockfile import check_pin, load_lock
     from mppoci.reference import RemoteRef, is_remote, parse_remote
 
-    pin = load_lock(lock_file()).get(reference)
+    path = lock_file()
+    pin = load_lock(path).get(reference)
     if pin is None:
         return reference
 
-    echo(f"{lock_file().name} pins {reference} to {pin.digest}", err=True)
+    echo(f"{path.name} pins {reference} to {pin.digest}", err=True)
     if is_remote(reference):
         remote = parse_remote(reference)
         return str(RemoteRef(remote.registry, remote.repository, None, pin.digest))
+    manifest = load_audited(store(), locations(), pin.digest).manifest
+    check_pin(path, reference, pin.digest, manifest.name, manifest.version)
     return pin.digest
+
+
+def check_remote_pin(reference: str, digest: Digest, name: str, version: str) -> None:
+    """For a registry reference the lock pins: the fetched package must be
+    the one it names. Raises PinMismatchError."""
+    from mppoci.lockfile import check_pin, load_lock
+
+    path = lock_file()
+    if load_lock(path).get(reference) is not None:
+        check_pin(path, reference, digest, name, version)
 
 
 def resolve_local(reference: str) -> Digest:

@@ -36,7 +36,10 @@ def _verified(reference: str) -> Verified:
     verifying.remember(verified)
     # Rendering grants the declared permissions on a cluster: the same approval as a run.
     require_approval(
-        context.locations(), verified.package, lock_file=context.lock_file(), reference=reference
+        context.locations(),
+        verified.package,
+        approving_lock=context.approving_lock(),
+        reference=reference,
     )
     return verified
 

@@ -21,10 +21,11 @@ def add(
     insecure: registry_opts.Insecure = False,
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
-    """Pin REF to the digest it names now, with its permission-set digest."""
-    from mppoci.lockfile import Pin, add_pin
-    from mppoci.manifest import permissions_digest
-    from mppoci.package.stored import load
+    """Pin REF to the digest it names now, with the digest of what approving it grants."""
+    from mppoci.api import audit_refusal, load_audited
+    from mppoci.approval.binding import approval_digest
+    from mppoci.errors import UntrustedContentError
+    from mppoci.lockfile import Pin, add_pin, check_pin
     from mppoci.registry.transfer import fetch
     from mppoci.trust.gate import check_content
 
@@ -33,13 +34,20 @@ def add(
         remote = parse_remote(reference)
         client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
         with store.staging() as staging:
-            staged = fetch(client, remote, staging, store)
-            package, _ = check_content(staging, staged.digest)
+            try:
+                staged = fetch(client, remote, staging, store)
+                package, _ = check_content(staging, staged.digest)
+            except UntrustedContentError as e:
+                audit_refusal(context.locations(), reference, e, remote.registry)
+                raise
             digest = staged.digest
     else:
         digest = context.resolve_local(reference)
-        package = load(store, digest)
-    permissions = permissions_digest(package.manifest) if package else None
+        package = load_audited(store, context.locations(), digest)
+    if package is not None:  # never write a pin that would be refused when used
+        m = package.manifest
+        check_pin(context.lock_file(), reference, digest, m.name, m.version)
+    permissions = approval_digest(package.manifest) if package else None
     add_pin(context.lock_file(), reference, Pin(digest, permissions))
     echo(f"pinned {reference} to {digest} in {context.lock_file()}", err=True)
 

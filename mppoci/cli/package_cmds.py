@@ -121,9 +121,10 @@ def inspect(
         view = _inspect_folder(Path(ref))
         echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
         return
-    from mppoci.package.stored import load
+    from mppoci.api import load_audited
 
-    package = load(context.store(), context.resolve_local(context.pinned(ref)))
+    digest = context.resolve_local(context.pinned(ref))
+    package = load_audited(context.store(), context.locations(), digest)
     status, detail = _verification_status(package.digest)
     view = PackageView(package.manifest, package.digest, "store", status, detail)
     echo(json.dumps(as_json(view), indent=2) if json_out else text(view))

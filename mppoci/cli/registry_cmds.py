@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mppoci.cli import context, progress, registry_opts, verifying
 from mppoci.cli.options import AllowDowngrade
 from mppoci.cli.output import echo
-from mppoci.errors import UserInputError
-from mppoci.reference import parse_remote
+from mppoci.errors import UntrustedContentError, UserInputError
+from mppoci.reference import RemoteRef, parse_remote
+
+if TYPE_CHECKING:
+    from mppoci.registry.client import RegistryClient
+    from mppoci.registry.transfer import Staged
+    from mppoci.store import Store
 
 
 def login(
@@ -87,22 +92,39 @@ def pull(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Download, verify, and only then add a package to the store; print its digest."""
-    from mppoci.registry.transfer import adopt_package, fetch
+    from mppoci.registry.transfer import adopt_package
 
     store = context.store()
     remote = parse_remote(context.pinned(reference))
     client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
     with store.staging() as staging:
-        staged = fetch(client, remote, staging, store, progress=progress.factory())
+        staged = _fetch_audited(client, remote, staging, store)
         verified = verifying.verify_or_ask(
             staging, staged.digest, allow_downgrade=allow_downgrade, origin=remote.registry
         )
         m = verified.package.manifest if verified.package else None
+        if m is not None:
+            context.check_remote_pin(reference, staged.digest, m.name, m.version)
         ref_name = f"{m.name}:{m.version}" if m else f"{remote.registry}/{remote.repository}"
         adopt_package(staging, store, staged, ref_name=ref_name, origin=remote.registry)
     verifying.remember(verified)
     echo(f"pulled {ref_name} from {remote.registry}", err=True)
     echo(staged.digest)
+
+
+def _fetch_audited(
+    client: RegistryClient, remote: RemoteRef, staging: Store, store: Store
+) -> Staged:
+    """Fetch into staging; a refusal of what the registry sent (a limit
+    exceeded, a bad manifest, damaged bytes) is audited like the gate's."""
+    from mppoci.api import audit_refusal
+    from mppoci.registry.transfer import fetch
+
+    try:
+        return fetch(client, remote, staging, store, progress=progress.factory())
+    except UntrustedContentError as e:
+        audit_refusal(context.locations(), str(remote), e, remote.registry)
+        raise
 
 
 def copy(
@@ -113,7 +135,6 @@ def copy(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Copy a verified package with its signatures between registries, digests unchanged."""
-    from mppoci.registry.transfer import fetch
     from mppoci.registry.transfer import push as push_package
 
     store = context.store()
@@ -124,8 +145,11 @@ def copy(
     src_client = registry_opts.client(src.registry, ca_file, insecure, timeout)
     dest_client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
     with store.staging() as staging:
-        staged = fetch(src_client, src, staging, store, progress=progress.factory())
-        verifying.verify_or_ask(staging, staged.digest, origin=src.registry)
+        staged = _fetch_audited(src_client, src, staging, store)
+        verified = verifying.verify_or_ask(staging, staged.digest, origin=src.registry)
+        if verified.package is not None:
+            m = verified.package.manifest
+            context.check_remote_pin(source, staged.digest, m.name, m.version)
         pushed = push_package(
             dest_client, staging, staged.digest, dest, progress=progress.factory()
         )

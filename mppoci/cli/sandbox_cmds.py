@@ -62,21 +62,27 @@ def _show_permissions(manifest: Manifest, decision: Decision) -> None:
             echo(f"  + {terminal_safe(line)}", err=True)
         for line in decision.removed:
             echo(f"  - {terminal_safe(line)}", err=True)
+        if not decision.added and not decision.removed:
+            echo(
+                "  (the same sentences, but your approval was recorded by an older mppoci "
+                "that did not bind all of them; approve again)",
+                err=True,
+            )
 
 
 def _record(manifest: Manifest, verified: Verified, how: str) -> None:
     from functools import partial
 
+    from mppoci.approval.binding import approval_digest
     from mppoci.approval.files import update_approvals
     from mppoci.approval.records import Approval, Approvals
     from mppoci.approval.words import permission_lines
-    from mppoci.manifest import permissions_digest
 
     approval = Approval(
         package=manifest.name,
         publisher=manifest.publisher,
         digest=verified.digest,
-        permissions=permissions_digest(manifest),
+        permissions=approval_digest(manifest),
         lines=permission_lines(manifest),
         approved_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         approved_by=getpass.getuser(),
@@ -186,7 +192,11 @@ def approvals_revoke(
         raise NotFoundError(f"{name} has no approval", hint="see `mppoci approvals list`")
     from mppoci.audit import events
 
-    update_approvals(context.locations(), partial(Approvals.without, package=name))
+    # Remembered, so that a lock file can never approve it again; only a new approval can.
+    revoked_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    update_approvals(
+        context.locations(), partial(Approvals.without, package=name, revoked_at=revoked_at)
+    )
     events.approval(context.locations(), "revoke", name)
     echo(f"revoked the approval of {name}", err=True)
 
@@ -334,7 +344,7 @@ def _run(
         require_approval(
             context.locations(),
             verified.package,
-            lock_file=context.lock_file(),
+            approving_lock=context.approving_lock(),
             reference=reference,
         )
     except NotApprovedError:

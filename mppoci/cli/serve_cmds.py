@@ -60,7 +60,9 @@ def serve(
         wanted,
         store=context.store(),
         locations=context.locations(),
-        lock_file=context.lock_file(),
+        # Only with --lock FILE --approved-by-lock on this command line: a
+        # workspace's mppoci.lock never approves what an IDE serves from it.
+        approving_lock=context.approving_lock(),
         pool_size=pool,
         mounts=request.mounts,
         env=request.env,
@@ -132,9 +134,9 @@ def mcp_config(
 ) -> None:
     """Print (or with --write install) the entry that registers
     `mppoci serve REF...` with an MCP client."""
+    from mppoci.api import load_audited
     from mppoci.hosts import clients
     from mppoci.hosts.naming import short_name
-    from mppoci.package.stored import load
 
     try:
         which = clients.ClientName(client)
@@ -145,7 +147,9 @@ def mcp_config(
     except ValueError:
         raise UserInputError(f"--scope {scope!r}: use global or project") from None
     names = [
-        load(context.store(), context.resolve_local(context.pinned(r))).manifest.name
+        load_audited(
+            context.store(), context.locations(), context.resolve_local(context.pinned(r))
+        ).manifest.name
         for r in references
     ]
     server_name = name or "mppoci-" + "-".join(short_name(n) for n in names)

@@ -35,6 +35,7 @@ def _ask_first_use(err: VerificationError) -> bool:
     if package_name is None:
         return False
     publisher = package_name.split("/", 1)[0]
+    known = [k for k in files.load_policy(context.locations()).keys if k.publisher == publisher]
     added = False
     for signer in verdict.unknown_signers:
         assert signer.key_id is not None and signer.public_key_pem is not None
@@ -47,25 +48,39 @@ def _ask_first_use(err: VerificationError) -> bool:
             "Compare the key id with the one the publisher gives you out of band.",
             err=True,
         )
-        if prompts.confirm(f"Trust this key for {publisher}/* ?"):
-            key = TrustedKey(
-                key_id=signer.key_id,
-                public_key_pem=signer.public_key_pem,
-                publisher=publisher,
-                scopes=(f"{publisher}/*",),
-                added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                note=f"trusted on first use for {package_name}",
+        if known:
+            # A new key for a publisher you know: a rotation, or someone else
+            # signing in their name. Say so before the question.
+            echo(
+                f"WARNING: you already trust {len(known)} other key(s) for {publisher} ("
+                + ", ".join(short_id(k.key_id) for k in known)
+                + "). A different key is a rotation only if the publisher says so; "
+                "otherwise someone else signed this in their name.",
+                err=True,
             )
-            files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
-            events.trust(
-                context.locations(),
-                "add",
-                key.key_id,
-                publisher=publisher,
-                scopes=list(key.scopes),
-                how="first use on a terminal",
-            )
-            added = True
+        if not prompts.confirm(f"Trust this key for {package_name} (this package only)?"):
+            continue
+        scopes: tuple[str, ...] = (package_name,)
+        if prompts.confirm(f"Also trust it for every {publisher}/* package?"):
+            scopes = (f"{publisher}/*",)
+        key = TrustedKey(
+            key_id=signer.key_id,
+            public_key_pem=signer.public_key_pem,
+            publisher=publisher,
+            scopes=scopes,
+            added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            note=f"trusted on first use for {package_name}",
+        )
+        files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
+        events.trust(
+            context.locations(),
+            "add",
+            key.key_id,
+            publisher=publisher,
+            scopes=list(key.scopes),
+            how="first use on a terminal",
+        )
+        added = True
     return added
 
 

@@ -144,7 +144,7 @@ class Host:
 
     store: Store
     locations: Locations
-    lock_file: Path
+    approving_lock: Path | None  # a lock the user opted in to as the approval, or None
     served: list[Served]
     tools: dict[str, Exposed]
     environ: Mapping[str, str]
@@ -254,7 +254,10 @@ class Host:
         if verified.package is None:  # cannot happen for a digest that loaded as a package
             raise UserInputError(f"{served.reference} is no longer an mppoci package")
         api.require_approval(
-            self.locations, verified.package, lock_file=self.lock_file, reference=served.reference
+            self.locations,
+            verified.package,
+            approving_lock=self.approving_lock,
+            reference=served.reference,
         )
         return verified
 
@@ -521,7 +524,7 @@ def open_host(
     *,
     store: Store,
     locations: Locations,
-    lock_file: Path,
+    approving_lock: Path | None = None,
     pool_size: int = DEFAULT_POOL_SIZE,
     mounts: Mapping[str, str] | None = None,
     env: Mapping[str, str | None] | None = None,
@@ -546,7 +549,7 @@ def open_host(
         verified = api.load_verified(store, locations, w.digest)
         assert verified.package is not None
         api.require_approval(
-            locations, verified.package, lock_file=lock_file, reference=w.reference
+            locations, verified.package, approving_lock=approving_lock, reference=w.reference
         )
         packages.append((w.reference, verified.package))
     manifests = [p.manifest for _, p in packages]
@@ -561,7 +564,7 @@ def open_host(
     host = Host(
         store=store,
         locations=locations,
-        lock_file=lock_file,
+        approving_lock=approving_lock,
         served=served,
         tools=tools,
         environ=dict(environ),

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -304,8 +305,9 @@ def test_non_interactive_use_without_a_password_is_refused(
     assert "MPPOCI_PASSWORD" in result.stderr
 
 
-def _run_on_terminal(args: list[str], home: Path, answer: str) -> tuple[int, str]:
-    """Run mppoci with a pseudo-terminal as stdin and stderr; answer its question."""
+def _run_on_terminal(args: list[str], home: Path, *answers: str) -> tuple[int, str]:
+    """Run mppoci with a pseudo-terminal as stdin and stderr; answer its
+    questions in order (each "[y/N]" gets the next answer)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [str(MPPOCI), *args],
@@ -317,7 +319,7 @@ def _run_on_terminal(args: list[str], home: Path, answer: str) -> tuple[int, str
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + 60  # hang guard, not a timing assertion
-    answered = False
+    answered = 0
     while proc.poll() is None and time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.2)
         if ready:
@@ -325,9 +327,9 @@ def _run_on_terminal(args: list[str], home: Path, answer: str) -> tuple[int, str
                 seen += os.read(master, 4096)
             except OSError:
                 break
-        if not answered and b"[y/N]" in seen:
-            os.write(master, answer.encode() + b"\n")
-            answered = True
+        if answered < len(answers) and seen.count(b"[y/N]") > answered:
+            os.write(master, answers[answered].encode() + b"\n")
+            answered += 1
     proc.wait(timeout=30)
     os.close(master)
     return proc.returncode, seen.decode(errors="replace")
@@ -341,13 +343,64 @@ def test_unknown_signer_on_a_terminal_gets_a_first_use_confirmation(
     assert code == 1 and "not trusted before" in shown
     assert json.loads(cli("trust", "list", "--json").stdout)["keys"] == []
 
-    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "y")
+    # Changed by issue #17: "yes" alone trusts the key for this package, not acme/*.
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "y", "n")
     assert code == 0, shown
     assert "publisher:   acme" in shown
     trusted = json.loads(cli("trust", "list", "--json").stdout)["keys"]
     assert len(trusted) == 1
-    assert trusted[0]["scopes"] == ["acme/*"]  # limited to the package's publisher
+    assert trusted[0]["scopes"] == ["acme/word-count"]
     assert "first use" in trusted[0]["note"]
+
+
+def _second_package(cli: CliRunner, tmp_path: Path, key: Path) -> None:
+    other = write_package(tmp_path / "other", SAMPLE_MANIFEST.replace("word-count", "admin"))
+    assert cli("build", str(other)).returncode == 0
+    _sign(cli, "acme/admin", key)
+
+
+def test_first_use_yes_trusts_only_that_package(
+    cli: CliRunner, home: Path, tmp_path: Path, built: str, keys: dict[str, Path]
+) -> None:
+    _second_package(cli, tmp_path, keys["alice"])
+    _sign(cli, "acme/word-count", keys["alice"])
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "y", "n")
+    assert code == 0, shown
+    # The same key on another acme package is not trusted by that answer.
+    refused = cli("verify", "acme/admin")
+    assert refused.returncode == 1
+    assert "may sign only acme/word-count, not acme/admin" in refused.stderr
+
+
+def test_first_use_wider_answer_trusts_the_whole_publisher(
+    cli: CliRunner, home: Path, tmp_path: Path, built: str, keys: dict[str, Path]
+) -> None:
+    _second_package(cli, tmp_path, keys["alice"])
+    _sign(cli, "acme/word-count", keys["alice"])
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "y", "y")
+    assert code == 0, shown
+    assert json.loads(cli("trust", "list", "--json").stdout)["keys"][0]["scopes"] == ["acme/*"]
+    assert cli("verify", "acme/admin").returncode == 0
+
+
+def test_first_use_prompt_warns_when_the_publisher_already_has_a_trusted_key(
+    cli: CliRunner, home: Path, built: str, keys: dict[str, Path]
+) -> None:
+    _trust(cli, keys["alice.pub"], "--scope", "acme/other-tool")
+    _sign(cli, "acme/word-count", keys["mallory"])
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "n")
+    assert code == 1
+    assert "you already trust 1 other key(s) for acme" in shown
+    assert "someone else signed this in their name" in shown
+
+
+def test_first_use_prompt_does_not_warn_for_a_new_publisher(
+    cli: CliRunner, home: Path, built: str, keys: dict[str, Path]
+) -> None:
+    _sign(cli, "acme/word-count", keys["mallory"])
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "n")
+    assert code == 1 and "not trusted before" in shown
+    assert "you already trust" not in shown
 
 
 def test_plain_oci_image_verifies_with_a_key_but_not_through_package_scopes(
@@ -379,3 +432,51 @@ def test_plain_oci_image_verifies_with_a_key_but_not_through_package_scopes(
     result = cli("verify", digest)
     assert result.returncode == 1
     assert "verify plain images with --key" in result.stderr
+
+
+def _repackaged(home: Path, built: str, config: bytes) -> str:
+    """A package in the store whose config blob is ``config``, every digest right."""
+    from mppoci.oci import mediatypes as mt
+    from mppoci.oci.model import Descriptor, image_manifest_bytes, parse_image_manifest
+    from mppoci.store import Store
+
+    store = Store(home / "data" / "store")
+    original = parse_image_manifest(_blob(home, built).read_bytes())
+    body = image_manifest_bytes(
+        config=Descriptor(mt.MPP_CONFIG, store.put_bytes(config), len(config)),
+        layers=original.layers,
+        artifact_type=mt.MPP_ARTIFACT,
+    )
+    digest = store.put_bytes(body)
+    store.tag(Descriptor(mt.OCI_MANIFEST, digest, len(body)), "acme/word-count:6.6.6")
+    return digest
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda doc: {**doc, "smuggled": True}, "ManifestError"),
+        (lambda doc: {**doc, "description": "x" * 300_000}, "LimitExceededError"),
+    ],
+    ids=["bad-manifest", "limit-exceeded"],
+)
+def test_refusal_of_a_bad_manifest_at_load_is_audited(
+    cli: CliRunner, home: Path, tmp_path: Path, built: str, damage: Any, reason: str
+) -> None:
+    lock = ["--lock", str(tmp_path / "mppoci.lock")]
+    config = json.loads(_blob(home, _config_digest(home, built)).read_bytes())
+    digest = _repackaged(home, built, json.dumps(damage(config)).encode())
+    # The gate (verify), and the commands that open a package without it.
+    for count, command in enumerate((["verify"], ["inspect"], [*lock, "lock", "add"]), start=1):
+        result = cli(*command, digest)
+        assert result.returncode == 1, (command, result.stderr)
+        shown = json.loads(cli("audit", "show", "--event", "verify", "--json").stdout)
+        refusals = [r["data"] for r in shown if r["data"]["outcome"] == "refused"]
+        assert len(refusals) == count, command
+        assert refusals[-1]["digest"] == digest and refusals[-1]["detail"].startswith(reason)
+
+
+def _config_digest(home: Path, digest: str) -> str:
+    from mppoci.oci.model import parse_image_manifest
+
+    return str(parse_image_manifest(_blob(home, digest).read_bytes()).config.digest)

@@ -443,3 +443,23 @@ def test_lock_pins_a_reference_to_the_reviewed_digest(
     assert pulled.returncode == 0, pulled.stderr
     assert pulled.stdout.strip() == str(publisher["digest"])
     assert "pins" in pulled.stderr
+
+
+def test_lock_pin_of_a_registry_reference_to_another_packages_digest_is_refused(
+    publisher: dict[str, Path], registry: Registry, tmp_path: Path
+) -> None:
+    ref = f"{registry.host}/{REPO}:1.0.0"
+    _ok(_mppoci(publisher["home"], "push", REPO, ref))
+    # Another signed package, pushed into the same repository under another tag.
+    admin = write_package(tmp_path / "admin", SAMPLE_MANIFEST.replace("word-count", "admin"))
+    admin_digest = _ok(_mppoci(publisher["home"], "build", str(admin)))
+    _ok(_mppoci(publisher["home"], "sign", "acme/admin", "--key", str(publisher["key"])))
+    _ok(_mppoci(publisher["home"], "push", "acme/admin", f"{registry.host}/{REPO}:admin"))
+    lock = tmp_path / "mppoci.lock"
+    lock.write_text(json.dumps({"version": 1, "packages": {ref: {"digest": admin_digest}}}))
+    pulled = _mppoci(publisher["consumer"], "--lock", str(lock), "pull", ref)
+    assert pulled.returncode == 1
+    assert f"pins {ref} to another package" in pulled.stderr
+    assert "acme/admin, not acme/word-count" in pulled.stderr
+    listed = json.loads(_ok(_mppoci(publisher["consumer"], "list", "--json")))
+    assert listed == []  # nothing was added to the store

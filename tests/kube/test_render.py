@@ -97,10 +97,17 @@ def ok(result: Any) -> Any:
     return result
 
 
-def render(world: dict[str, Any], case: str, *extra: str) -> Any:
+def render(
+    world: dict[str, Any],
+    case: str,
+    *extra: str,
+    root: tuple[str, ...] = (),
+    cwd: Path | None = None,
+) -> Any:
     name, _ = world["digests"][case]
     return run_mppoci(
         world["home"],
+        *root,
         "k8s", "render", name,
         "--from", f"{REGISTRY}/acme/{case}",
         "--mppoci-image", MPPOCI_IMAGE,
@@ -109,6 +116,7 @@ def render(world: dict[str, Any], case: str, *extra: str) -> Any:
         "--offline",
         *PACKAGES[case][1],
         *extra,
+        cwd=cwd,
     )  # fmt: skip
 
 
@@ -433,6 +441,25 @@ def test_an_unapproved_package_is_not_rendered(world: dict[str, Any]) -> None:
         result = render(world, "no-network")
         assert result.returncode == 1
         assert "mppoci approve" in result.stderr and not result.stdout
+    finally:
+        ok(run_mppoci(world["home"], "approve", name, "--yes"))
+
+
+def test_lock_in_working_folder_does_not_approve_a_render(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    name, _ = world["digests"]["no-network"]
+    ok(run_mppoci(world["home"], "lock", "add", name, cwd=tmp_path))
+    ok(run_mppoci(world["home"], "approvals", "revoke", name))
+    try:
+        result = render(world, "no-network", cwd=tmp_path)
+        assert result.returncode == 1
+        assert "has not been approved" in result.stderr and not result.stdout
+        # Opted in, the lock still does not revive the revoked approval.
+        ci = ("--lock", str(tmp_path / "mppoci.lock"), "--approved-by-lock")
+        result = render(world, "no-network", root=ci, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "you revoked the approval" in result.stderr and not result.stdout
     finally:
         ok(run_mppoci(world["home"], "approve", name, "--yes"))
 

@@ -1,0 +1,36 @@
+"""What an approval is bound to: everything the user was shown. Pure.
+
+The permission set (every field, each ``why`` included), every tool's name
+and whether each of its calls needs the user's confirmation, and every
+sentence of the approval screen. An update that changes any of it, a tool
+that stops asking before each call included, needs a new approval.
+
+Approvals and lock entries written before this binding (version 2) carry the
+bare permission-set digest: they match nothing, so the user is asked again.
+"""
+
+from __future__ import annotations
+
+from mppoci.approval.words import permission_lines
+from mppoci.canonical import canonical_json
+from mppoci.digest import Digest, sha256_digest
+from mppoci.manifest import Manifest, to_document
+
+BINDING_VERSION = 2
+
+
+def approval_digest(manifest: Manifest) -> Digest:
+    """sha256 of the canonical JSON of all that an approval of ``manifest`` grants."""
+    return sha256_digest(
+        canonical_json(
+            {
+                "binding": BINDING_VERSION,
+                "permissions": to_document(manifest)["permissions"],
+                "tools": [
+                    {"name": t.name, "requiresConfirmation": t.requires_confirmation}
+                    for t in sorted(manifest.tools, key=lambda t: t.name)
+                ],
+                "shown": list(permission_lines(manifest)),
+            }
+        )
+    )
