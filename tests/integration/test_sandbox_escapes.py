@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from mppoci.audit import events
 from tests.conftest import MPPOCI
 
 pytestmark = pytest.mark.integration
@@ -716,6 +717,57 @@ def test_terminating_mppoci_does_not_leave_the_tool_running(suite: Suite) -> Non
             process.communicate()
         for container in suite.containers(name):
             container.remove(force=True)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["ctrl-c", "term"],
+)
+def test_stopping_mppoci_mid_run_does_not_erase_the_run_from_the_audit_log(
+    suite: Suite, stop_signal: signal.Signals, exit_code: int
+) -> None:
+    # A tool stopped by Ctrl-C or SIGTERM has run: the audit log must say so
+    # (it used to hold only the verification, as if nothing had run).
+    name = suite.package(SHELL_ATTACKS, LONG_TIMEOUT, runtime="busybox", entrypoint=("/bin/sh",))
+    marker = f"interrupted-{stop_signal.name}-{secrets.token_hex(4)}"
+    process = subprocess.Popen(
+        [str(MPPOCI), "run", name, "--", "-c", "sleep 120", marker],
+        env={**os.environ, "MPPOCI_HOME": str(suite.home)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(c.status == "running" for c in suite.containers(name)):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the tool's container never started"
+            time.sleep(0.1)
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == exit_code, stderr
+        assert b"Traceback" not in stderr, stderr
+        left = [(c.short_id, c.status) for c in suite.containers(name)]
+        assert left == [], f"mppoci was stopped but the tool's container lives on: {left}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        for container in suite.containers(name):
+            container.remove(force=True)
+    wanted = events.args_digest(["-c", "sleep 120", marker])
+    runs = [
+        json.loads(line)["data"]
+        for line in (suite.home / "state" / "audit.log").read_text().splitlines()
+        if '"event":"run"' in line
+    ]
+    mine = [r for r in runs if r["argsDigest"] == wanted]
+    assert [(r["package"], r["outcome"]) for r in mine] == [(name, "interrupted")], runs
+    assert mine[0]["error"] == f"stopped by {stop_signal.name}"
+    assert mine[0]["exitCode"] is None
+    verified = suite.cli("audit", "verify")
+    assert verified.returncode == 0, shown(verified)
 
 
 def test_flooding_stdout_does_not_fill_the_hosts_disk_with_a_log(suite: Suite) -> None:

@@ -487,3 +487,61 @@ def test_sigterm_removes_the_prepared_sandboxes(world: World, docker_client: Any
             server.kill()
     assert docker_client.containers.list(all=True, filters=mine, sparse=True) == []
     assert server.stderr is not None and b"sandboxes removed" in server.stderr.read()
+
+
+def test_stopping_serve_mid_call_does_not_erase_the_call_from_the_audit_log(
+    world: World, docker_client: Any
+) -> None:
+    # The call's own record is written when it ends; mppoci serve stopped by
+    # SIGTERM never gets there, so it used to leave no trace of the call.
+    sleeper = ECHO.replace("name: acme/echo", "name: acme/sleeper").replace(
+        "timeout: 2s", "timeout: 120s"
+    )
+    world.publish("acme/sleeper", sleeper, {"tool.sh": TOOL_SH}, approve=True)
+    mine = {"label": f"{DIGEST_LABEL}={world.digests['acme/sleeper']}"}
+    server = subprocess.Popen(
+        [str(MPPOCI), "serve", "--pool", "1", "acme/sleeper"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MPPOCI_HOME": str(world.home)},
+    )
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "slow", "arguments": {}},
+        },
+    ]
+    try:
+        assert server.stdin is not None
+        server.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+        server.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not any(c.status == "running" for c in docker_client.containers.list(filters=mine)):
+            assert time.monotonic() < deadline, "the call's sandbox never started"
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert docker_client.containers.list(all=True, filters=mine, sparse=True) == []
+    calls = [c for c in world.tool_calls() if c["package"] == "acme/sleeper"]
+    assert [(c["tool"], c["outcome"], c.get("error")) for c in calls] == [
+        ("slow", "interrupted", "stopped by SIGTERM")
+    ], calls
+    _ok(_mppoci(world.home, "audit", "verify"))
