@@ -92,6 +92,12 @@ permissions:
   resources:
     tmp: {TMP_SIZE_MIB}Mi
 """
+SHM_TMP_MIB = 4  # /dev/shm is sized like /tmp
+SMALL_TMP = f"""\
+permissions:
+  resources:
+    tmp: {SHM_TMP_MIB}Mi
+"""
 SHORT_TIMEOUT = """\
 permissions:
   resources:
@@ -622,6 +628,35 @@ def test_filling_tmp_stops_at_its_declared_size(
     got = outcomes(result)
     assert got["stopped by"] == "ENOSPC", shown(result)
     assert 0 < int(got["written MiB"]) <= TMP_SIZE_MIB, shown(result)
+
+
+# statfs is outside the sandbox's seccomp profile, so the size is read from
+# the mount table the kernel keeps (tmpfs shows size=...k).
+SHM_MOUNT_LINE = (
+    "print('shm mount:', [l for l in open('/proc/mounts') if ' /dev/shm ' in l][0].split()[3])"
+)
+
+
+def test_dev_shm_is_sized_by_the_declared_tmp_not_dockers_64_mib(
+    run_tool: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    result = run_tool(PYTHON_ATTACKS, SMALL_TMP, "--", "-c", SHM_MOUNT_LINE)
+    assert result.returncode == 0, shown(result)
+    options = outcomes(result)["shm mount"].split(",")
+    assert f"size={SHM_TMP_MIB * 1024}k" in options, shown(result)
+    assert {"noexec", "nosuid", "nodev"} <= set(options), shown(result)
+
+
+def test_filling_dev_shm_stops_at_the_declared_tmp_size(
+    run_tool: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # The attack: use /dev/shm as extra memory-backed disk beyond what was
+    # declared (Docker gives every container 64 MiB there by default).
+    result = run_tool(PYTHON_ATTACKS, SMALL_TMP, "--", "/pkg/fill_disk.py", "/dev/shm", "64")
+    assert result.returncode == 0, shown(result)
+    got = outcomes(result)
+    assert got["stopped by"] == "ENOSPC", shown(result)
+    assert 0 < int(got["written MiB"]) <= SHM_TMP_MIB, shown(result)
 
 
 def _storage_image(suite: Suite, name: str, volume: str) -> Path:
