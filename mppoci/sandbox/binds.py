@@ -1,0 +1,81 @@
+"""Host folders bound into a sandbox, checked again when it starts.
+
+Docker records a bind's source path when the container is created, and the
+kernel follows that path when the container starts. A prepared sandbox
+(`mppoci serve`'s pool) waits in between; if the folder is meanwhile
+replaced, say by a symlink to /etc or to mppoci's own state (a tool with a
+read-write mount of the parent folder can do it from inside its sandbox), the
+next call would start with that instead. So at start every bind source must
+still be the folder that was approved: the same resolved path, the same
+inode, and still not a folder that is never bound.
+
+What is left is the moment between this check and the engine's mount: a
+swap that lands in those microseconds is not caught.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mppoci.policy.compiler import refusal_for_host_path
+from mppoci.policy.spec import ContainerSpec, MountKind
+
+
+@dataclass(frozen=True, slots=True)
+class BoundFolder:
+    source: str  # resolved when the sandbox was prepared
+    device: int
+    inode: int
+    purpose: str  # "filesystem data", "package content"
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def snapshot(spec: ContainerSpec) -> tuple[BoundFolder, ...]:
+    """What each bind source is now (call right after compiling the spec).
+
+    Raises ValueError when a source already moved since it was resolved."""
+    out = []
+    for m in spec.mounts:
+        if m.kind is not MountKind.BIND:
+            continue
+        problem = _moved(m.source)
+        ident = _identity(m.source)
+        if problem is not None or ident is None:
+            raise ValueError(f"{m.purpose}: {problem or f'{m.source} does not exist'}")
+        out.append(BoundFolder(m.source, ident[0], ident[1], m.purpose))
+    return tuple(out)
+
+
+def _moved(source: str) -> str | None:
+    real = os.path.realpath(source)
+    if real != source:
+        return f"{source} now leads to {real}"
+    return None
+
+
+def changed(bound: Sequence[BoundFolder], protected: Sequence[str]) -> str | None:
+    """Why a prepared sandbox may no longer start (a bind source was swapped),
+    or None. Reads the filesystem; raises nothing."""
+    for b in bound:
+        moved = _moved(b.source)
+        if moved is not None:
+            why_not = refusal_for_host_path(os.path.realpath(b.source), protected)
+            return f"{b.purpose}: {moved}" + (f" ({why_not})" if why_not else "")
+        ident = _identity(b.source)
+        if ident is None:
+            return f"{b.purpose}: {b.source} no longer exists"
+        if ident != (b.device, b.inode):
+            return f"{b.purpose}: {b.source} was replaced by another file or folder"
+        why_not = refusal_for_host_path(b.source, protected)
+        if why_not:  # the list itself changed (another mppoci home, say)
+            return f"{b.purpose}: {b.source} is refused: {why_not}"
+    return None
