@@ -45,7 +45,7 @@ from mppoci.package.stored import StoredPackage
 from mppoci.policy.compiler import PolicyError
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
-from mppoci.sandbox.binds import BoundFolder, changed, snapshot
+from mppoci.sandbox.binds import BoundFolder, changed, snapshot, swapped
 from mppoci.sandbox.docker_runner import RunResult, attach, start_and_stream
 from mppoci.sandbox.launch import RunRequest, check_runtime, prepare_spec, unpack
 from mppoci.store.layout import Store
@@ -109,12 +109,9 @@ class Sandboxes:
             digest=self._package.digest,
             reason=why,
         )
-        return PolicyError(
-            f"a folder bound into {self._package.manifest.name} changed after it was checked: "
-            f"{why}; the sandbox was discarded and the call not run",
-            hint="check who changed the folder; then restart `mppoci serve` with the folder "
-            "you mean to give",
-        )
+        refusal = swapped(why, self._package.manifest.name)
+        refusal.hint = "check who changed the folder, then restart `mppoci serve` with it"
+        return refusal
 
     def _spec(self, content: Path) -> ContainerSpec:
         for name, pinned in self._pinned.items():

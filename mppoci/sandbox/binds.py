@@ -9,6 +9,10 @@ next call would start with that instead. So at start every bind source must
 still be the folder that was approved: the same resolved path, the same
 inode, and still not a folder that is never bound.
 
+`mppoci run` (and calls through ``api.execute``) check the same way between
+create and start, against what the sources were just before create; the
+pool, against what they were when the sandbox was prepared.
+
 What is left is the moment between this check and the engine's mount: a
 swap that lands in those microseconds is not caught.
 """
@@ -19,7 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mppoci.policy.compiler import refusal_for_host_path
+from mppoci.policy.compiler import PolicyError, refusal_for_host_path
 from mppoci.policy.spec import ContainerSpec, MountKind
 
 
@@ -79,3 +83,12 @@ def changed(bound: Sequence[BoundFolder], protected: Sequence[str]) -> str | Non
         if why_not:  # the list itself changed (another mppoci home, say)
             return f"{b.purpose}: {b.source} is refused: {why_not}"
     return None
+
+
+def swapped(why: str, package: str = "the package") -> PolicyError:
+    """The refusal when a bound folder changed after it was checked."""
+    return PolicyError(
+        f"a folder bound into {package} changed after it was checked: {why}; "
+        "the sandbox was discarded and the tool not run",
+        hint="check who changed the folder, then run again with the folder you mean to give",
+    )

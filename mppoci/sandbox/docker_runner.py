@@ -21,6 +21,7 @@ from typing import IO, Any
 from mppoci.errors import RuntimeEngineError
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
+from mppoci.sandbox.binds import changed, snapshot, swapped
 
 _HEADER = struct.Struct(">BxxxL")
 _POLL_SECONDS = 0.25  # how often a running call looks at its timeout and stop flag
@@ -228,6 +229,10 @@ def _run(
 
     kwargs = docker_create_kwargs(spec)
     try:
+        bound = snapshot(spec)
+    except ValueError as e:
+        raise swapped(str(e)) from None
+    try:
         container = client.containers.create(**kwargs)
     except docker.errors.ImageNotFound as e:
         raise RuntimeEngineError(
@@ -239,6 +244,9 @@ def _run(
         raise RuntimeEngineError(f"Docker refused to create the sandbox: {e.explanation}") from e
     try:
         attached, sock = attach(client, container)
+        why = changed(bound, ())  # any change at all: the never-bind list was applied
+        if why is not None:
+            raise swapped(why)
         result = start_and_stream(
             client,
             container,
