@@ -9,6 +9,7 @@ a setting off.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,7 @@ class ForwardTo(StrEnum):
     JOURNALD = "journald"  # journald's native protocol
 
 
+_MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the final NUL
 DEFAULT_SOCKETS = {
     ForwardTo.SYSLOG: "/dev/log",
     ForwardTo.JOURNALD: "/run/systemd/journal/socket",
@@ -77,6 +79,14 @@ def parse_settings(data: bytes, path: Path) -> Settings:
     socket = audit.get("socket", DEFAULT_SOCKETS[to])
     if not isinstance(socket, str) or not socket.startswith("/"):
         raise _bad(path, "audit.socket: expected an absolute path of a Unix socket")
+    try:
+        encoded = os.fsencode(socket)
+    except UnicodeError:
+        raise _bad(path, "audit.socket: the path is not valid text for a file name") from None
+    if b"\0" in encoded or len(encoded) > _MAX_SOCKET_PATH:
+        raise _bad(
+            path, f"audit.socket: a socket path has no NUL and at most {_MAX_SOCKET_PATH} bytes"
+        )
     return Settings(audit_forwarding=AuditForwarding(to, socket))
 
 
