@@ -29,7 +29,8 @@ from mppoci.policy.spec import ContainerSpec, MountKind
 
 @dataclass(frozen=True, slots=True)
 class BoundFolder:
-    source: str  # resolved when the sandbox was prepared
+    source: str  # the path Docker was given
+    real: str  # where it led when the sandbox was prepared
     device: int
     inode: int
     purpose: str  # "filesystem data", "package content"
@@ -43,44 +44,49 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def _user_named(purpose: str) -> bool:
+    # The compiler judged these folders by their resolved path, which is
+    # what it was given; mppoci's own (content, storage, resolv.conf) may
+    # sit under a symlinked TMPDIR or MPPOCI_HOME.
+    return purpose.startswith("filesystem ")
+
+
 def snapshot(spec: ContainerSpec) -> tuple[BoundFolder, ...]:
     """What each bind source is now (call right after compiling the spec).
 
-    Raises ValueError when a source already moved since it was resolved."""
+    Raises ValueError when a folder the user named no longer is the resolved
+    path the compiler judged, or a source is gone."""
     out = []
     for m in spec.mounts:
         if m.kind is not MountKind.BIND:
             continue
-        problem = _moved(m.source)
-        ident = _identity(m.source)
-        if problem is not None or ident is None:
-            raise ValueError(f"{m.purpose}: {problem or f'{m.source} does not exist'}")
-        out.append(BoundFolder(m.source, ident[0], ident[1], m.purpose))
+        real = os.path.realpath(m.source)
+        if _user_named(m.purpose) and real != m.source:
+            raise ValueError(f"{m.purpose}: {m.source} now leads to {real}")
+        ident = _identity(real)
+        if ident is None:
+            raise ValueError(f"{m.purpose}: {m.source} does not exist")
+        out.append(BoundFolder(m.source, real, ident[0], ident[1], m.purpose))
     return tuple(out)
-
-
-def _moved(source: str) -> str | None:
-    real = os.path.realpath(source)
-    if real != source:
-        return f"{source} now leads to {real}"
-    return None
 
 
 def changed(bound: Sequence[BoundFolder], protected: Sequence[str]) -> str | None:
     """Why a prepared sandbox may no longer start (a bind source was swapped),
     or None. Reads the filesystem; raises nothing."""
     for b in bound:
-        moved = _moved(b.source)
-        if moved is not None:
-            why_not = refusal_for_host_path(os.path.realpath(b.source), protected)
-            return f"{b.purpose}: {moved}" + (f" ({why_not})" if why_not else "")
-        ident = _identity(b.source)
+        real = os.path.realpath(b.source)
+        if real != b.real:
+            why_not = refusal_for_host_path(real, protected)
+            return f"{b.purpose}: {b.source} now leads to {real}" + (
+                f" ({why_not})" if why_not else ""
+            )
+        ident = _identity(real)
         if ident is None:
             return f"{b.purpose}: {b.source} no longer exists"
         if ident != (b.device, b.inode):
             return f"{b.purpose}: {b.source} was replaced by another file or folder"
-        why_not = refusal_for_host_path(b.source, protected)
-        if why_not:  # the list itself changed (another mppoci home, say)
+        why_not = refusal_for_host_path(real, protected)
+        if why_not and _user_named(b.purpose):  # the list changed (another home, say)
             return f"{b.purpose}: {b.source} is refused: {why_not}"
     return None
 

@@ -211,7 +211,8 @@ def run_container(
     stderr: IO[bytes],
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError."""
+    """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError,
+    PolicyError (a bound folder changed after the spec was compiled)."""
     with signals_raise():
         return _run(client, spec, stdin=stdin, stdout=stdout, stderr=stderr, clock=clock)
 
@@ -244,7 +245,8 @@ def _run(
         raise RuntimeEngineError(f"Docker refused to create the sandbox: {e.explanation}") from e
     try:
         attached, sock = attach(client, container)
-        why = changed(bound, ())  # any change at all: the never-bind list was applied
+        # Any change refuses; the compiler has applied the never-bind list.
+        why = changed(bound, ())
         if why is not None:
             raise swapped(why)
         result = start_and_stream(

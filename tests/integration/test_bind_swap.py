@@ -105,3 +105,19 @@ def test_unchanged_spec_still_runs(
     out = io.BytesIO()
     result = run_container(docker_client, spec, stdin=None, stdout=out, stderr=io.BytesIO())
     assert (result.exit_code, out.getvalue()) == (0, b"mine.txt\n")
+
+
+def test_content_under_a_symlinked_temporary_folder_still_runs(
+    docker_client: Any, tmp_path: Path, folders: tuple[Path, Path]
+) -> None:
+    # mppoci's own folders (content, storage) follow TMPDIR and MPPOCI_HOME,
+    # which may go through a symlink: that is no swap.
+    data, _ = folders
+    (tmp_path / "real-tmp").mkdir()
+    linked = tmp_path / "linked-tmp"
+    linked.symlink_to(tmp_path / "real-tmp")
+    spec = _spec(docker_client, linked, data, secrets.token_hex(8))
+    assert any(m.source.startswith(str(linked)) for m in spec.mounts)
+    out = io.BytesIO()
+    result = run_container(docker_client, spec, stdin=None, stdout=out, stderr=io.BytesIO())
+    assert (result.exit_code, out.getvalue()) == (0, b"mine.txt\n")

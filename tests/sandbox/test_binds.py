@@ -11,7 +11,7 @@ from mppoci.sandbox.binds import BoundFolder, changed
 
 def _bound(path: Path) -> BoundFolder:
     st = os.lstat(path)
-    return BoundFolder(str(path), st.st_dev, st.st_ino, "filesystem data")
+    return BoundFolder(str(path), str(path), st.st_dev, st.st_ino, "filesystem data")
 
 
 def test_an_untouched_folder_may_start(tmp_path: Path) -> None:
@@ -58,3 +58,15 @@ def test_removed_folder_is_refused(tmp_path: Path) -> None:
     bound = _bound(data)
     data.rmdir()
     assert changed([bound], protected=[]) == f"filesystem data: {data} no longer exists"
+
+
+def test_mppocis_own_folder_under_a_symlinked_home_may_start(tmp_path: Path) -> None:
+    (tmp_path / "real-home").mkdir()
+    (tmp_path / "home").symlink_to(tmp_path / "real-home")
+    content = tmp_path / "home" / "pkg"
+    content.mkdir()
+    st = os.stat(content)
+    bound = BoundFolder(
+        str(content), str(tmp_path / "real-home" / "pkg"), st.st_dev, st.st_ino, "package content"
+    )
+    assert changed([bound], protected=[]) is None
