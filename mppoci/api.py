@@ -203,6 +203,7 @@ def execute(
 ) -> RunResult:
     """Run a verified, approved package once; the run is audited either way."""
     from mppoci.manifest import permissions_digest
+    from mppoci.sandbox.docker_runner import interruption, signals_deferred, signals_raise
     from mppoci.sandbox.launch import launch
 
     package = verified.package
@@ -234,18 +235,28 @@ def execute(
 
     started = time.monotonic()
     try:
-        result = launch(
-            store,
-            package,
-            request,
-            locations,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            environ=environ,
-        )
+        # SIGTERM and SIGHUP raise from here on (in the main thread), so that
+        # the sandbox is removed and the run recorded, as with Ctrl-C.
+        with signals_raise():
+            result = launch(
+                store,
+                package,
+                request,
+                locations,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                environ=environ,
+            )
     except Error as e:
         audit("failed", time.monotonic() - started, error=e.message)
+        raise
+    except BaseException as e:
+        signal_name = interruption(e)
+        if signal_name is None:
+            raise
+        with signals_deferred():  # a second Ctrl-C must not cost the record
+            audit("interrupted", time.monotonic() - started, error=f"stopped by {signal_name}")
         raise
     for event in result.network_events:
         events.network(locations, package=m.name, digest=verified.digest, event=event)

@@ -6,8 +6,9 @@ bytes (the first record's ``prev`` is all zeros). Editing, deleting, inserting
 or reordering any record breaks the link after it; with a signing key, each
 record also carries ``sig``, an ECDSA signature over the line without it, so
 the last record cannot be edited unnoticed and forging needs the key. Cutting
-records off the end is detected against a checkpoint (seq and hash of the
-head) kept elsewhere.
+records off the end is detected against a head (seq and hash of the last
+record) kept elsewhere: the ``audit.head`` file that every append rewrites,
+and any checkpoint the user keeps.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class Report:
     # A crash during an append can leave a last line without its newline: it
     # was never a complete record, and everything before it still verifies.
     torn_tail: bool = False
+    # Whether a head kept outside the log was compared (absent on logs last
+    # written before the head file existed).
+    head_checked: bool = False
 
     @property
     def intact(self) -> bool:
@@ -118,8 +122,12 @@ def verify_lines(
     key: ec.EllipticCurvePublicKey | None = None,
     checkpoint: tuple[int, str] | None = None,
     torn_tail: bool = False,
+    head: tuple[int, str] | str | None = None,
 ) -> Report:
-    """Check every link (and signature, with ``key``); say exactly what broke where."""
+    """Check every link (and signature, with ``key``); say exactly what broke where.
+
+    ``checkpoint`` is a head the user kept; ``head`` the one mppoci keeps
+    beside the log (or the text of why it could not be read)."""
     problems: list[Problem] = []
     prev_hash, expected_seq, count, signed = GENESIS, 1, 0, 0
     seen: dict[int, str] = {}
@@ -170,18 +178,39 @@ def verify_lines(
         expected_seq = seq + 1
     head_seq = expected_seq - 1
     if checkpoint is not None:
-        cp_seq, cp_hash = checkpoint
-        if cp_seq > head_seq:
-            problems.append(
-                Problem(
-                    count,
-                    head_seq,
-                    f"the log ends at record {head_seq}, but a checkpoint saw record {cp_seq}: "
-                    "records were cut off the end",
-                )
+        problems.extend(_against(checkpoint, "a checkpoint", count, head_seq, seen))
+    if isinstance(head, str):
+        problems.append(Problem(count, None, head + ": a cut at the end cannot be ruled out"))
+    elif head is not None:
+        problems.extend(_against(head, "the head file", count, head_seq, seen))
+    return Report(
+        count,
+        head_seq,
+        prev_hash,
+        tuple(problems),
+        signed,
+        torn_tail,
+        head_checked=head is not None,
+    )
+
+
+def _against(
+    kept: tuple[int, str], what: str, count: int, head_seq: int, seen: dict[int, str]
+) -> list[Problem]:
+    """Compare the log with a head kept elsewhere (``what`` names where)."""
+    kept_seq, kept_hash = kept
+    if kept_seq > head_seq:
+        cut = kept_seq - head_seq
+        ends = f"the log ends at record {head_seq}" if head_seq else "the log holds no record"
+        return [
+            Problem(
+                count,
+                head_seq,
+                f"{ends}, but {what} saw record {kept_seq}: records were cut off the end "
+                f"({cut} record{'s' if cut != 1 else ''} missing, "
+                f"{head_seq + 1}..{kept_seq})",
             )
-        elif seen.get(cp_seq) != cp_hash:
-            problems.append(
-                Problem(count, cp_seq, f"record {cp_seq} differs from the checkpoint taken of it")
-            )
-    return Report(count, head_seq, prev_hash, tuple(problems), signed, torn_tail)
+        ]
+    if seen.get(kept_seq) != kept_hash:
+        return [Problem(count, kept_seq, f"record {kept_seq} differs from what {what} saw of it")]
+    return []

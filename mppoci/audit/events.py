@@ -139,6 +139,12 @@ def network(locations: Locations, *, package: str, digest: str, event: Mapping[s
     )
 
 
+def sandbox_refused(locations: Locations, *, package: str, digest: str, reason: str) -> None:
+    """A prepared sandbox discarded before it started: a folder bound into it
+    was swapped (for a symlink to somewhere else, say) after it was checked."""
+    append(locations, "sandbox.refused", {"package": package, "digest": digest, "reason": reason})
+
+
 def tool_call(
     locations: Locations,
     *,

@@ -5,6 +5,9 @@ link to it, write the new line with one ``write`` and fsync before releasing
 the lock: many `mppoci run` at once produce one unbroken chain. A crash
 mid-write can leave only an unterminated last line; the next append cuts it
 off (it was never a complete record) and notes how many bytes it dropped.
+Still under the lock, the new head is written to ``audit.head`` (so records
+cut off the end are noticed) and the record is forwarded when the settings
+ask for it. Verification reads the log and the head under a shared lock.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from mppoci.audit.chain import (
     make_line,
     verify_lines,
 )
+from mppoci.audit.forward import forward
+from mppoci.audit.head import Head, HeadDamagedError, head_path, parse_head, write_head
 from mppoci.errors import StoreError, UserInputError
 from mppoci.locations import Locations
+from mppoci.settings import load_settings
 
 
 def log_path(locations: Locations) -> Path:
@@ -123,6 +129,9 @@ def append(
     """Append one record; return its sequence number. Raises StoreError."""
     path = log_path(locations)
     key = signing_key if signing_key is not None else load_signing_key(locations)
+    # Read before the record is written: a broken settings file stops the
+    # operation rather than silently not forwarding.
+    forwarding = load_settings(locations).audit_forwarding
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
@@ -145,11 +154,19 @@ def append(
         )
         os.write(fd, line + b"\n")
         os.fsync(fd)
+        write_head(locations, Head(seq, line_hash(line)))
+        if forwarding is not None:
+            forward(forwarding, line, seq=seq)
         return seq
     except (OSError, ValueError, KeyError) as e:
         raise StoreError(f"cannot append to the audit log {path}: {e}") from None
     finally:
         os.close(fd)
+
+
+def _split(data: bytes) -> tuple[list[bytes], bool]:
+    torn = bool(data) and not data.endswith(b"\n")
+    return data.split(b"\n")[:-1], torn
 
 
 def read_lines(locations: Locations) -> tuple[list[bytes], bool]:
@@ -158,10 +175,32 @@ def read_lines(locations: Locations) -> tuple[list[bytes], bool]:
         data = log_path(locations).read_bytes()
     except FileNotFoundError:
         return [], False
-    torn = bool(data) and not data.endswith(b"\n")
-    lines = data.split(b"\n")
-    complete = lines[:-1]
-    return complete, torn
+    return _split(data)
+
+
+def _snapshot(locations: Locations) -> tuple[bytes, bytes | None]:
+    """The log's bytes and the head file's, read together under a shared lock
+    on the log, so that no append lands between the two reads."""
+    try:
+        fd = os.open(log_path(locations), os.O_RDONLY)
+    except FileNotFoundError:
+        # No log at all: a head file then means the whole log was removed.
+        try:
+            return b"", head_path(locations).read_bytes()
+        except FileNotFoundError:
+            return b"", None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        try:
+            head = head_path(locations).read_bytes()
+        except FileNotFoundError:
+            head = None
+        return b"".join(chunks), head
+    finally:
+        os.close(fd)
 
 
 def verify_log(
@@ -170,11 +209,23 @@ def verify_log(
     key: ec.EllipticCurvePublicKey | None = None,
     checkpoint: tuple[int, str] | None = None,
 ) -> Report:
-    lines, torn = read_lines(locations)
+    """Check the chain, the checkpoint if given, and the head kept in ``audit.head``."""
+    try:
+        data, head_bytes = _snapshot(locations)
+    except OSError as e:
+        raise StoreError(f"cannot read the audit log {log_path(locations)}: {e.strerror}") from None
+    lines, torn = _split(data)
+    head: tuple[int, str] | str | None = None
+    if head_bytes is not None:
+        try:
+            kept = parse_head(head_bytes)
+            head = (kept.seq, kept.hash)
+        except HeadDamagedError as e:
+            head = f"{head_path(locations)} is damaged ({e})"
     if key is None:
         signer = load_signing_key(locations)
         key = signer.public_key() if signer is not None else None
-    return verify_lines(lines, key=key, checkpoint=checkpoint, torn_tail=torn)
+    return verify_lines(lines, key=key, checkpoint=checkpoint, torn_tail=torn, head=head)
 
 
 def records(locations: Locations) -> Iterator[dict[str, Any]]:

@@ -256,5 +256,5 @@ def main() -> None:
         runner = sys.modules.get("mppoci.sandbox.docker_runner")
         if runner is not None and isinstance(e, runner.Terminated):
             print("mppoci: stopped by a signal; the sandbox was removed", file=sys.stderr)
-            sys.exit(128 + int(e.args[0]) if e.args else 143)
+            sys.exit(128 + e.signum)
         raise

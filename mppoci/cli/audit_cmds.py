@@ -172,6 +172,13 @@ def verify(
         echo(
             "note: the last line is incomplete (a write was cut off); it is not a record", err=True
         )
+    if report.records and not report.head_checked:
+        typer.echo(
+            "note: there is no audit.head beside the log (it was last written by an older "
+            "mppoci, or the file was removed): records cut off the end would not show; the "
+            "next record written creates it",
+            err=True,
+        )
     if report.intact:
         signed = f", {report.signed} signatures checked" if report.signed else ""
         echo(

@@ -233,6 +233,7 @@ def policy_show(
 
     from mppoci.policy.compiler import compile_spec
     from mppoci.policy.render_docker import docker_create_kwargs, docker_run_text
+    from mppoci.policy.spec import SHM_MOUNT
     from mppoci.sandbox.launch import resolve_bindings
 
     if output not in ("text", "json", "docker", "seccomp"):
@@ -289,7 +290,8 @@ def policy_show(
         echo(
             f"\nEnforced: read-only root, user {spec.user}, all capabilities dropped, "
             f"no-new-privileges, network {spec.network.value}, seccomp allows "
-            f"{spec.seccomp_allowed} syscalls, /tmp noexec tmpfs of {spec.tmp_bytes} bytes,\n"
+            f"{spec.seccomp_allowed} syscalls, /tmp noexec tmpfs of {spec.tmp_bytes} bytes, "
+            f"{SHM_MOUNT} noexec tmpfs of {spec.shm_bytes} bytes,\n"
             f"memory {spec.memory_bytes} bytes (no swap), {spec.nano_cpus / 1e9:g} CPU, "
             f"{spec.pids_limit} processes, timeout {spec.timeout_seconds:g} s"
         )

@@ -14,7 +14,7 @@ import typer
 from mppoci.cli import context
 from mppoci.cli.output import echo
 from mppoci.cli.sandbox_cmds import EnvOpt, MountOpt, _request
-from mppoci.errors import UserInputError
+from mppoci.errors import Error, UserInputError
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -96,6 +96,12 @@ def _stop_on_signals(host: Host) -> None:
         for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
         try:
+            # Before close() ends the calls, so that each is recorded as
+            # interrupted (their own records would never be written).
+            try:
+                host.interrupted(signal.Signals(signum).name)
+            except Error as e:  # the containers must go even if the log cannot be written
+                sys.stderr.write(f"mppoci serve: {e.diagnostics()}\n")
             host.close()
         finally:
             sys.stderr.write(f"mppoci serve: stopped by signal {signum}; sandboxes removed\n")

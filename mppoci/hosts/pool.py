@@ -7,6 +7,12 @@ one, starts it, streams stdin and stdout, and the container is removed: a
 container is never started twice, so every call begins from a clean state.
 While calls run, a background thread refills the pool.
 
+Host folders are resolved once, when the host opens (what the user named and
+saw checked); a later change of where a named path leads is refused, and at
+start every bind source must still be the folder it was when the sandbox was
+prepared (:mod:`mppoci.sandbox.binds`), or the sandbox is discarded, the call
+refused and the refusal audited.
+
 The guarantees of :func:`mppoci.sandbox.docker_runner.run_container` hold
 here too, with the same helpers: the wall-clock timeout is enforced from
 ``start``, stdin is closed at its end (the container is created with
@@ -18,6 +24,7 @@ so the answer does not wait for it), or when the host closes.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import socket
@@ -27,15 +34,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from mppoci.audit import events
 from mppoci.errors import Error, RuntimeEngineError
 from mppoci.locations import Locations
 from mppoci.package.stored import StoredPackage
+from mppoci.policy.compiler import PolicyError
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
+from mppoci.sandbox.binds import BoundFolder, changed, snapshot, swapped
 from mppoci.sandbox.docker_runner import RunResult, attach, start_and_stream
 from mppoci.sandbox.launch import RunRequest, check_runtime, prepare_spec, unpack
 from mppoci.store.layout import Store
@@ -53,6 +63,7 @@ class Prepared:
     sock: socket.socket
     folder: Path  # holds the unpacked content bound at /pkg
     timeout_seconds: float
+    bound: tuple[BoundFolder, ...] = ()  # the bind sources as they were when created
 
 
 class Sandboxes:
@@ -75,7 +86,11 @@ class Sandboxes:
         self._store = store
         self._locations = locations
         self._package = package
-        self._request = request
+        # Each named folder resolved now, once: every sandbox binds exactly that.
+        self._pinned = {
+            name: os.path.realpath(Path(path).expanduser()) for name, path in request.mounts.items()
+        }
+        self._request = replace(request, mounts=dict(self._pinned))
         self._environ = dict(environ)
         self._lock = threading.Lock()
         self._live: dict[int, Prepared] = {}
@@ -86,7 +101,23 @@ class Sandboxes:
     def package(self) -> StoredPackage:
         return self._package
 
+    def _refuse(self, why: str) -> PolicyError:
+        """Audited: a host folder changed under a sandbox of this package."""
+        events.sandbox_refused(
+            self._locations,
+            package=self._package.manifest.name,
+            digest=self._package.digest,
+            reason=why,
+        )
+        refusal = swapped(why, self._package.manifest.name)
+        refusal.hint = "check who changed the folder, then restart `mppoci serve` with it"
+        return refusal
+
     def _spec(self, content: Path) -> ContainerSpec:
+        for name, pinned in self._pinned.items():
+            now = os.path.realpath(pinned)
+            if now != pinned:
+                raise self._refuse(f"filesystem {name}: {pinned} now leads to {now}")
         return prepare_spec(
             self._package,
             self._request,
@@ -116,6 +147,10 @@ class Sandboxes:
             unpack(self._store, self._package, content)
             spec = self._spec(content)
             try:
+                bound = snapshot(spec)
+            except ValueError as e:
+                raise self._refuse(str(e)) from None
+            try:
                 container = self._client.containers.create(**docker_create_kwargs(spec))
             except docker.errors.ImageNotFound as e:
                 raise RuntimeEngineError(
@@ -140,7 +175,7 @@ class Sandboxes:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        prepared = Prepared(container, attached, sock, folder, spec.timeout_seconds)
+        prepared = Prepared(container, attached, sock, folder, spec.timeout_seconds, bound)
         with self._lock:
             closed = self._closed
             if not closed:
@@ -160,12 +195,16 @@ class Sandboxes:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> RunResult:
-        """Start, stream, wait; the container is then removed in the background.
-        Setting ``stop`` kills it. Raises RuntimeEngineError (or what the
-        output streams raise)."""
+        """Check the bind sources, start, stream, wait; the container is then
+        removed in the background. Setting ``stop`` kills it. Raises
+        PolicyError (a bound folder was swapped; audited), RuntimeEngineError
+        (or what the output streams raise)."""
         import docker.errors
 
         try:
+            why = changed(prepared.bound, [str(p) for p in self._locations.protected()])
+            if why is not None:
+                raise self._refuse(why)
             return start_and_stream(
                 self._client,
                 prepared.container,

@@ -73,6 +73,7 @@ class Outcome(StrEnum):
     INVALID = "invalid-arguments"  # the arguments do not fit the schema; nothing ran
     FAILED = "failed"  # mppoci could not run it (engine, limits)
     CANCELLED = "cancelled"  # the client gave up on the call
+    INTERRUPTED = "interrupted"  # mppoci serve was stopped (a signal) during the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,17 @@ class Served:
     @property
     def manifest(self) -> Manifest:
         return self.package.manifest
+
+
+@dataclass(slots=True)
+class _Call:
+    """One tool call under way, for its audit record."""
+
+    served: Served
+    exposed: Exposed
+    args_digest: str
+    started: float
+    confirmed: bool | None = None
 
 
 @dataclass(slots=True)
@@ -153,6 +165,8 @@ class Host:
     tickets: confirm.Tickets = field(default_factory=confirm.Tickets)
     _stops: set[threading.Event] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Calls not yet audited: written by the call itself, or by interrupted().
+    _unaudited: dict[int, _Call] = field(default_factory=dict)
 
     # --- MCP handlers -------------------------------------------------------
 
@@ -197,11 +211,13 @@ class Host:
         args_digest = content.arguments_digest(arguments)
         started = time.monotonic()
         confirmed: bool | None = None
+        call = _Call(served, exposed, args_digest, started)
+        with self._lock:
+            self._unaudited[id(call)] = call
 
         async def audit(answer: _Answer) -> types.CallToolResult:
-            await anyio.to_thread.run_sync(
-                self._audit, served, exposed, args_digest, answer, confirmed, started
-            )
+            call.confirmed = confirmed
+            await anyio.to_thread.run_sync(self._audit_once, call, answer)
             return answer.result
 
         try:
@@ -229,7 +245,9 @@ class Host:
             if exposed.tool.requires_confirmation:
                 decision = await self._confirm(ctx, params, served, exposed, arguments, args_digest)
                 if isinstance(decision, types.InputRequiredResult):
-                    return decision  # not a call yet: the client asks and comes back
+                    with self._lock:  # not a call yet: the client asks and comes back
+                        self._unaudited.pop(id(call), None)
+                    return decision
                 confirmed, refusal = decision
                 if not confirmed:
                     return await audit(
@@ -419,28 +437,39 @@ class Host:
         mapped = content.error_result(f"{text}\nstderr:\n{tail}" if tail else text)
         return _Answer(mapped, Outcome.ERROR, exit_code=exit_code, error=proxied.failure or None)
 
+    def _audit_once(self, call: _Call, answer: _Answer) -> None:
+        with self._lock:
+            if self._unaudited.pop(id(call), None) is None:
+                return  # interrupted() has recorded it already
+        self._audit(call, answer.outcome, exit_code=answer.exit_code, error=answer.error)
+
     def _audit(
-        self,
-        served: Served,
-        exposed: Exposed,
-        args_digest: str,
-        answer: _Answer,
-        confirmed: bool | None,
-        started: float,
+        self, call: _Call, outcome: Outcome, *, exit_code: int | None, error: str | None
     ) -> None:
         events.tool_call(
             self.locations,
-            package=served.manifest.name,
-            version=served.manifest.version,
-            digest=served.package.digest,
-            tool=exposed.name,
-            args_digest=args_digest,
-            outcome=answer.outcome.value,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            confirmed=confirmed,
-            exit_code=answer.exit_code,
-            error=answer.error,
+            package=call.served.manifest.name,
+            version=call.served.manifest.version,
+            digest=call.served.package.digest,
+            tool=call.exposed.name,
+            args_digest=call.args_digest,
+            outcome=outcome.value,
+            duration_ms=int((time.monotonic() - call.started) * 1000),
+            confirmed=call.confirmed,
+            exit_code=exit_code,
+            error=error,
         )
+
+    def interrupted(self, signal_name: str) -> None:
+        """Record every call still under way as interrupted (mppoci serve is
+        being stopped); their own records, should they come, are not written."""
+        with self._lock:
+            calls = list(self._unaudited.values())
+            self._unaudited.clear()
+        for call in calls:
+            self._audit(
+                call, Outcome.INTERRUPTED, exit_code=None, error=f"stopped by {signal_name}"
+            )
 
     # --- serving ----------------------------------------------------------------
 

@@ -33,7 +33,14 @@ from typing import Any
 from mppoci.kube.seccomp import localhost_path, profile_name, seccomp_profile_object
 from mppoci.kube.target import ClusterTarget
 from mppoci.manifest import Manifest
-from mppoci.policy.spec import PACKAGE_MOUNT, TMP_MOUNT, ContainerSpec, MountKind, Network
+from mppoci.policy.spec import (
+    PACKAGE_MOUNT,
+    SHM_MOUNT,
+    TMP_MOUNT,
+    ContainerSpec,
+    MountKind,
+    Network,
+)
 
 RUN_LABEL = "dev.mppoci/run"
 ROLE_LABEL = "dev.mppoci/role"
@@ -359,6 +366,12 @@ def _tool_container(
     mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
     volumes.append(
         {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": str(spec.tmp_bytes)}}
+    )
+    # Without a volume, /dev/shm is the runtime's default (64 MiB with
+    # containerd and CRI-O) whatever the package declared.
+    mounts.append({"name": "shm", "mountPath": SHM_MOUNT})
+    volumes.append(
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": str(spec.shm_bytes)}}
     )
     env: list[dict[str, Any]] = []
     for e in spec.env:

@@ -243,6 +243,7 @@ def compile_spec(
         pids_limit=resources.pids,
         timeout_seconds=resources.timeout.seconds,
         tmp_bytes=resources.tmp.byte_count,
+        shm_bytes=resources.tmp.byte_count,
         labels=MappingProxyType(all_labels),
         package_digest=digest,
     )

@@ -52,6 +52,9 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "memswap_limit": spec.memory_bytes,  # no swap: the memory limit is the limit
         "nano_cpus": spec.nano_cpus,
         "tmpfs": {TMP_MOUNT: _tmpfs_options(spec)},
+        # The private IPC namespace's /dev/shm, which Docker mounts
+        # nosuid,nodev,noexec.
+        "shm_size": spec.shm_bytes,
         "mounts": [
             {
                 "Type": m.kind.value,
@@ -98,6 +101,7 @@ def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") 
         f"--memory-swap={spec.memory_bytes}",
         f"--cpus={spec.nano_cpus / 1e9:g}",
         "--ipc=private",
+        f"--shm-size={spec.shm_bytes}",
         "--log-driver=none",
         "--ulimit=core=0:0",
         f"--tmpfs={TMP_MOUNT}:{_tmpfs_options(spec)}",

@@ -16,6 +16,7 @@ from mppoci.digest import Digest
 SANDBOX_USER = "65534:65534"  # nobody:nogroup
 PACKAGE_MOUNT = "/pkg"
 TMP_MOUNT = "/tmp"  # noqa: S108 (a path inside the container)
+SHM_MOUNT = "/dev/shm"  # noqa: S108 (a path inside the container)
 
 
 class MountKind(StrEnum):
@@ -85,6 +86,9 @@ class ContainerSpec:
     pids_limit: int
     timeout_seconds: float
     tmp_bytes: int
+    # /dev/shm (a noexec,nosuid,nodev tmpfs) is sized like /tmp: never the
+    # engine's default (Docker: 64 MiB) on top of what was declared.
+    shm_bytes: int
     labels: MappingProxyType[str, str]
     package_digest: Digest
     network_name: str | None = None  # the internal network, with Network.EGRESS

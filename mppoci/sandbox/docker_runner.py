@@ -21,6 +21,7 @@ from typing import IO, Any
 from mppoci.errors import RuntimeEngineError
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
+from mppoci.sandbox.binds import changed, snapshot, swapped
 
 _HEADER = struct.Struct(">BxxxL")
 _POLL_SECONDS = 0.25  # how often a running call looks at its timeout and stop flag
@@ -138,9 +139,51 @@ class _Demux:
 class Terminated(BaseException):
     """mppoci was told to stop (SIGTERM, SIGHUP) while a sandbox ran."""
 
+    @property
+    def signum(self) -> int:
+        return int(self.args[0]) if self.args else int(signal.SIGTERM)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def interruption(error: BaseException) -> str | None:
+    """The signal's name when ``error`` is Ctrl-C or a termination, else None."""
+    if isinstance(error, KeyboardInterrupt):
+        return "SIGINT"
+    if isinstance(error, Terminated):
+        return signal.Signals(error.signum).name
+    return None
+
 
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and terminations back while cleaning up (removing the
+    container, writing the run's record); they are delivered afterwards.
+
+    Python runs signal handlers in the main thread only, so elsewhere there is
+    nothing to hold back. (Blocking the signals would not do: the kernel hands
+    them to another thread and Python still runs the handler here.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into an exception while a sandbox runs, so the
     ``finally`` that removes the container runs; they would otherwise end the
     interpreter at once and leave the tool running."""
@@ -168,8 +211,9 @@ def run_container(
     stderr: IO[bytes],
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError."""
-    with _signals_raise():
+    """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError,
+    PolicyError (a bound folder changed after the spec was compiled)."""
+    with signals_raise():
         return _run(client, spec, stdin=stdin, stdout=stdout, stderr=stderr, clock=clock)
 
 
@@ -186,6 +230,10 @@ def _run(
 
     kwargs = docker_create_kwargs(spec)
     try:
+        bound = snapshot(spec)
+    except ValueError as e:
+        raise swapped(str(e)) from None
+    try:
         container = client.containers.create(**kwargs)
     except docker.errors.ImageNotFound as e:
         raise RuntimeEngineError(
@@ -197,6 +245,10 @@ def _run(
         raise RuntimeEngineError(f"Docker refused to create the sandbox: {e.explanation}") from e
     try:
         attached, sock = attach(client, container)
+        # Any change refuses; the compiler has applied the never-bind list.
+        why = changed(bound, ())
+        if why is not None:
+            raise swapped(why)
         result = start_and_stream(
             client,
             container,
@@ -212,5 +264,5 @@ def _run(
     except docker.errors.APIError as e:
         raise RuntimeEngineError(f"the sandbox failed: {e.explanation}") from e
     finally:
-        with contextlib.suppress(Exception):
+        with signals_deferred(), contextlib.suppress(Exception):
             container.remove(force=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mppoci.approval.records import approvals_bytes, parse_approvals
+from mppoci.audit.head import Head, HeadDamagedError, parse_head
 from mppoci.errors import UntrustedContentError
 from mppoci.hosts import clients
 from mppoci.lockfile import lock_bytes, parse_lock
 from mppoci.registry import credentials
+from mppoci.settings import parse_settings
 from mppoci.trust.policy import parse_policy, policy_bytes
 from mppoci.trust.rollback import parse_rollback, rollback_bytes
 from tests.fuzz.support import DEEP_JSON, documents, hostile_text, parsed_or_our_error
@@ -116,6 +119,33 @@ def test_approval_files_parse_or_are_refused_and_round_trip(data: bytes) -> None
     approvals = parsed_or_our_error(lambda: parse_approvals(data))
     if approvals is not None:
         assert parse_approvals(approvals_bytes(approvals)) == approvals
+
+
+SETTINGS = {"audit": {"forward": "syslog", "socket": "/run/log.sock"}}
+HEAD = {"seq": 12, "hash": D1}
+
+
+@given(documents(SETTINGS))
+@example(DEEP_JSON)
+@example(b'{"audit": {"forward": "syslog", "socket": "/\\ud800"}}')
+@example(b'{"audit": {"forward": "journald", "socket": "/a\\u0000b"}}')
+@example(b'{"audit": {"forward": "syslog", "socket": "/\\udcff"}}')
+def test_settings_files_parse_or_are_refused(data: bytes) -> None:
+    settings = parsed_or_our_error(lambda: parse_settings(data, Path("settings.json")))
+    if settings is not None and settings.audit_forwarding is not None:
+        encoded = os.fsencode(settings.audit_forwarding.socket)  # sendable as a socket address
+        assert encoded.startswith(b"/") and b"\0" not in encoded
+
+
+@given(documents(HEAD))
+@example(DEEP_JSON)
+@example(b'{"seq": true, "hash": "sha256:"}')
+def test_audit_head_files_parse_or_are_named_damaged(data: bytes) -> None:
+    try:
+        head = parse_head(data)
+    except HeadDamagedError:
+        return
+    assert isinstance(head, Head) and head.seq >= 1
 
 
 # --- Docker's config.json ------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from mppoci.audit import events
 from tests.conftest import MPPOCI
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,12 @@ permissions:
       why: Keeps results between runs.
   resources:
     tmp: {TMP_SIZE_MIB}Mi
+"""
+SHM_TMP_MIB = 4  # /dev/shm is sized like /tmp
+SMALL_TMP = f"""\
+permissions:
+  resources:
+    tmp: {SHM_TMP_MIB}Mi
 """
 SHORT_TIMEOUT = """\
 permissions:
@@ -623,6 +630,35 @@ def test_filling_tmp_stops_at_its_declared_size(
     assert 0 < int(got["written MiB"]) <= TMP_SIZE_MIB, shown(result)
 
 
+# statfs is outside the sandbox's seccomp profile, so the size is read from
+# the mount table the kernel keeps (tmpfs shows size=...k).
+SHM_MOUNT_LINE = (
+    "print('shm mount:', [l for l in open('/proc/mounts') if ' /dev/shm ' in l][0].split()[3])"
+)
+
+
+def test_dev_shm_is_sized_by_the_declared_tmp_not_dockers_64_mib(
+    run_tool: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    result = run_tool(PYTHON_ATTACKS, SMALL_TMP, "--", "-c", SHM_MOUNT_LINE)
+    assert result.returncode == 0, shown(result)
+    options = outcomes(result)["shm mount"].split(",")
+    assert f"size={SHM_TMP_MIB * 1024}k" in options, shown(result)
+    assert {"noexec", "nosuid", "nodev"} <= set(options), shown(result)
+
+
+def test_filling_dev_shm_stops_at_the_declared_tmp_size(
+    run_tool: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # The attack: use /dev/shm as extra memory-backed disk beyond what was
+    # declared (Docker gives every container 64 MiB there by default).
+    result = run_tool(PYTHON_ATTACKS, SMALL_TMP, "--", "/pkg/fill_disk.py", "/dev/shm", "64")
+    assert result.returncode == 0, shown(result)
+    got = outcomes(result)
+    assert got["stopped by"] == "ENOSPC", shown(result)
+    assert 0 < int(got["written MiB"]) <= SHM_TMP_MIB, shown(result)
+
+
 def _storage_image(suite: Suite, name: str, volume: str) -> Path:
     tool = name.partition("/")[2]
     found = list(
@@ -716,6 +752,57 @@ def test_terminating_mppoci_does_not_leave_the_tool_running(suite: Suite) -> Non
             process.communicate()
         for container in suite.containers(name):
             container.remove(force=True)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["ctrl-c", "term"],
+)
+def test_stopping_mppoci_mid_run_does_not_erase_the_run_from_the_audit_log(
+    suite: Suite, stop_signal: signal.Signals, exit_code: int
+) -> None:
+    # A tool stopped by Ctrl-C or SIGTERM has run: the audit log must say so
+    # (it used to hold only the verification, as if nothing had run).
+    name = suite.package(SHELL_ATTACKS, LONG_TIMEOUT, runtime="busybox", entrypoint=("/bin/sh",))
+    marker = f"interrupted-{stop_signal.name}-{secrets.token_hex(4)}"
+    process = subprocess.Popen(
+        [str(MPPOCI), "run", name, "--", "-c", "sleep 120", marker],
+        env={**os.environ, "MPPOCI_HOME": str(suite.home)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(c.status == "running" for c in suite.containers(name)):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the tool's container never started"
+            time.sleep(0.1)
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == exit_code, stderr
+        assert b"Traceback" not in stderr, stderr
+        left = [(c.short_id, c.status) for c in suite.containers(name)]
+        assert left == [], f"mppoci was stopped but the tool's container lives on: {left}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        for container in suite.containers(name):
+            container.remove(force=True)
+    wanted = events.args_digest(["-c", "sleep 120", marker])
+    runs = [
+        json.loads(line)["data"]
+        for line in (suite.home / "state" / "audit.log").read_text().splitlines()
+        if '"event":"run"' in line
+    ]
+    mine = [r for r in runs if r["argsDigest"] == wanted]
+    assert [(r["package"], r["outcome"]) for r in mine] == [(name, "interrupted")], runs
+    assert mine[0]["error"] == f"stopped by {stop_signal.name}"
+    assert mine[0]["exitCode"] is None
+    verified = suite.cli("audit", "verify")
+    assert verified.returncode == 0, shown(verified)
 
 
 def test_flooding_stdout_does_not_fill_the_hosts_disk_with_a_log(suite: Suite) -> None:

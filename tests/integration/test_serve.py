@@ -515,3 +515,145 @@ def test_sigterm_removes_the_prepared_sandboxes(world: World, docker_client: Any
             server.kill()
     assert docker_client.containers.list(all=True, filters=mine, sparse=True) == []
     assert server.stderr is not None and b"sandboxes removed" in server.stderr.read()
+
+
+def test_stopping_serve_mid_call_does_not_erase_the_call_from_the_audit_log(
+    world: World, docker_client: Any
+) -> None:
+    # The call's own record is written when it ends; mppoci serve stopped by
+    # SIGTERM never gets there, so it used to leave no trace of the call.
+    sleeper = ECHO.replace("name: acme/echo", "name: acme/sleeper").replace(
+        "timeout: 2s", "timeout: 120s"
+    )
+    world.publish("acme/sleeper", sleeper, {"tool.sh": TOOL_SH}, approve=True)
+    mine = {"label": f"{DIGEST_LABEL}={world.digests['acme/sleeper']}"}
+    server = subprocess.Popen(
+        [str(MPPOCI), "serve", "--pool", "1", "acme/sleeper"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MPPOCI_HOME": str(world.home)},
+    )
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "slow", "arguments": {}},
+        },
+    ]
+    try:
+        assert server.stdin is not None
+        server.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+        server.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not any(c.status == "running" for c in docker_client.containers.list(filters=mine)):
+            assert time.monotonic() < deadline, "the call's sandbox never started"
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert docker_client.containers.list(all=True, filters=mine, sparse=True) == []
+    calls = [c for c in world.tool_calls() if c["package"] == "acme/sleeper"]
+    assert [(c["tool"], c["outcome"], c.get("error")) for c in calls] == [
+        ("slow", "interrupted", "stopped by SIGTERM")
+    ], calls
+    _ok(_mppoci(world.home, "audit", "verify"))
+
+
+LISTER = """\
+schemaVersion: 1
+name: acme/lister
+version: 1.0.0
+description: Lists the folder it is given.
+authors: [Ada]
+license: MIT
+runtime: busybox
+entrypoint: ["/bin/sh", "/pkg/tool.sh"]
+protocol: cli
+tools:
+  - name: list
+    description: List /data.
+    annotations: {readOnlyHint: true}
+permissions:
+  filesystem:
+    - {name: data, path: /data, access: read, why: The files to list.}
+"""
+
+
+def test_folder_swapped_for_a_symlink_after_the_pool_prepared_it_is_not_bound(
+    world: World, docker_client: Any, tmp_path: Path
+) -> None:
+    # The attack: a pooled sandbox is created with the bound folder's path;
+    # replacing that folder by a symlink before the sandbox starts would make
+    # the engine bind wherever the link leads (here another folder; /etc or
+    # mppoci's own state would do as well).
+    world.publish("acme/lister", LISTER, {"tool.sh": "cat > /dev/null\nls /data\n"}, approve=True)
+    digest = world.digests["acme/lister"]
+    data, other = tmp_path / "data", tmp_path / "other"
+    data.mkdir()
+    (data / "mine.txt").write_text("the folder the user named\n")
+    other.mkdir()
+    (other / "other-secret.txt").write_text("never for this tool\n")
+    for folder in (tmp_path, data, other):
+        folder.chmod(0o755)  # the tool runs as nobody
+    params = StdioServerParameters(
+        command=str(MPPOCI),
+        args=["serve", "--pool", "1", "--mount", f"data={data}", "acme/lister"],
+        env={"MPPOCI_HOME": str(world.home)},
+    )
+    mine = {"label": f"{DIGEST_LABEL}={digest}", "status": "created"}
+
+    async def pool_ready() -> None:
+        deadline = time.monotonic() + 60
+        while not docker_client.containers.list(all=True, filters=mine, sparse=True):
+            assert time.monotonic() < deadline, "the pool prepared no sandbox"
+            await anyio.sleep(0.1)
+
+    texts: list[tuple[bool, str]] = []
+
+    async def main() -> None:
+        with (world.root / "serve.log").open("a") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                await pool_ready()
+                control = await session.call_tool("list", {})
+                texts.append((bool(control.is_error), _text(control)))
+                await pool_ready()  # prepared with data's path, not started
+                data.rename(tmp_path / "data.before")
+                data.symlink_to(other)
+                for _ in range(2):  # the prepared sandbox, then a fresh one
+                    swapped = await session.call_tool("list", {})
+                    texts.append((bool(swapped.is_error), _text(swapped)))
+
+    anyio.run(main)
+    assert texts[0] == (False, "mine.txt\n"), texts
+    for is_error, text in texts[1:]:
+        assert "other-secret.txt" not in text, texts
+        assert is_error and "changed after it was checked" in text, texts
+        assert f"{data} now leads to {other}" in text, texts
+    assert (
+        docker_client.containers.list(all=True, filters={"label": f"{DIGEST_LABEL}={digest}"}) == []
+    )
+    shown = _ok(_mppoci(world.home, "audit", "show", "--event", "sandbox", "--json"))
+    refused = [r["data"] for r in json.loads(shown) if r["data"]["package"] == "acme/lister"]
+    assert refused and all(f"{data} now leads to {other}" in r["reason"] for r in refused), refused
+    calls = [c for c in world.tool_calls() if c["package"] == "acme/lister"]
+    assert [c["outcome"] for c in calls] == ["ok", "failed", "failed"], calls

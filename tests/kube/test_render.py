@@ -68,7 +68,7 @@ PACKAGES: dict[str, tuple[str, list[str]]] = {
     ),
     "mcp": (
         "name: acme/mcp-tool\nprotocol: mcp\npermissions:\n  resources:\n"
-        "    memory: 128Mi\n    cpus: 0.25\n    timeout: 30s\n",
+        "    memory: 128Mi\n    cpus: 0.25\n    timeout: 30s\n    tmp: 8Mi\n",
         ["--stdin"],
     ),
 }
@@ -270,7 +270,7 @@ def test_the_tool_pod_gets_verified_content_and_never_the_registry(world: dict[s
     assert tool["command"] == ["/bin/sh", "/pkg/run.sh"]
     pkg = next(m for m in tool["volumeMounts"] if m["mountPath"] == "/pkg")
     assert pkg == {"name": "package", "mountPath": "/pkg", "subPath": "content", "readOnly": True}
-    assert {m["name"] for m in tool["volumeMounts"]} == {"package", "tmp"}  # not the bundle
+    assert {m["name"] for m in tool["volumeMounts"]} == {"package", "tmp", "shm"}  # not the bundle
     assert job["metadata"]["annotations"]["dev.mppoci/digest"] == digest
     fetch = the(objs, "Job", "run-no-network-fetch")["spec"]["template"]["spec"]["containers"][0]
     assert fetch["command"][:4] == [
@@ -297,6 +297,17 @@ def test_resource_limits_come_from_the_declaration(world: dict[str, Any]) -> Non
     assert tool["resources"]["requests"] == tool["resources"]["limits"]
     deadline = the(objects(world, "mcp"), "Job", "run-mcp")["spec"]["activeDeadlineSeconds"]
     assert deadline == 600 + 30 + 60  # waiting for the bundle, the tool's 30 s, verification
+
+
+def test_dev_shm_is_a_memory_volume_of_the_declared_tmp_size_not_the_runtimes_64_mib(
+    world: dict[str, Any],
+) -> None:
+    for case, size in (("mcp", 8 << 20), ("no-network", 64 << 20)):  # declared, default
+        pod = tool_pod(objects(world, case), case)
+        (tool,) = pod["containers"]
+        [mount] = [m for m in tool["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": str(size)}, case
 
 
 def test_egress_goes_only_to_the_gateway_which_knows_the_declared_hosts(

@@ -94,6 +94,7 @@ DEFAULTS = {
     "memswap_limit": 256 * MiB,
     "nano_cpus": 1_000_000_000,
     "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={64 * MiB}"},
+    "shm_size": 64 * MiB,
     "mounts": [PACKAGE_MOUNT],
     "environment": {},
 }
@@ -109,6 +110,7 @@ TABLE = (
             f"--memory-swap={256 * MiB}",
             "--cpus=1",
             f"--tmpfs=/tmp:rw,noexec,nosuid,nodev,size={64 * MiB}",
+            f"--shm-size={64 * MiB}",
             PACKAGE_MOUNT_FLAG,
         ),
         absent=("--env",),
@@ -125,6 +127,7 @@ permissions:
             "memswap_limit": 1 << 30,
             "nano_cpus": 500_000_000,
             "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={128 * MiB}"},
+            "shm_size": 128 * MiB,  # /dev/shm: the declared tmp, not Docker's 64 MiB
         },
         flags=(
             "--pids-limit=128",
@@ -132,6 +135,7 @@ permissions:
             f"--memory-swap={1 << 30}",
             "--cpus=0.5",
             f"--tmpfs=/tmp:rw,noexec,nosuid,nodev,size={128 * MiB}",
+            f"--shm-size={128 * MiB}",
         ),
     ),
     Row(
@@ -146,6 +150,7 @@ permissions:
             "memswap_limit": 100_000_000,
             "nano_cpus": 10_000_000,
             "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={MiB}"},
+            "shm_size": MiB,
         },
         flags=("--pids-limit=1", "--memory=100000000", "--cpus=0.01"),
     ),
