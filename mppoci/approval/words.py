@@ -25,8 +25,9 @@ def permission_lines(manifest: Manifest) -> tuple[str, ...]:
                 f"(as {host}): {e.why}"
             )
         else:
+            where = f"[{e.address}]" if ":" in e.address else e.address
             lines.append(
-                f"Connect to a machine on your private network: {e.address}:{e.port} "
+                f"Connect to a machine on your private network: {where}:{e.port} "
                 f"(as {host}): {e.why}"
             )
     for v in p.env:
