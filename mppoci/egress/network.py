@@ -210,8 +210,6 @@ def egress_network(
                     dns=list(settings.upstream_dns) or None,
                 )
                 started.append(gateway)
-                gateway.start()
-                _wait_ready(gateway, "gateway")
                 relay = client.containers.create(
                     **_locked_down(
                         gateway_image,
@@ -224,7 +222,11 @@ def egress_network(
                     sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
                 )
                 started.append(relay)
+                # Both start at once; the tool starts only when both are ready
+                # (the relay reaches the gateway's socket per connection).
+                gateway.start()
                 relay.start()
+                _wait_ready(gateway, "gateway")
                 _wait_ready(relay, "relay")
             except docker.errors.ImageNotFound as e:
                 raise RuntimeEngineError(
@@ -239,8 +241,7 @@ def egress_network(
             try:
                 yield egress
             finally:
-                for container in reversed(started):  # the relay first: it feeds the gateway
-                    _stop(container)
+                _stop(started)
                 egress.events.extend(collect_events([_log_lines(c) for c in started]))
     finally:
         for container in reversed(started):
@@ -261,14 +262,18 @@ def _wait_ready(container: Any, role: str) -> None:
     raise RuntimeEngineError(f"the egress {role} did not become ready in 30 s")
 
 
-def _stop(container: Any) -> None:
-    """SIGTERM (the scripts print their last counts and exit), then wait."""
+def _stop(containers: list[Any]) -> None:
+    """SIGTERM to all (the scripts print their last counts and exit), then wait."""
     import docker.errors
     import requests
 
-    with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
-        container.kill(signal="SIGTERM")
-        container.wait(timeout=5)
+    errors = (docker.errors.APIError, requests.exceptions.RequestException)
+    for container in containers:
+        with contextlib.suppress(*errors):
+            container.kill(signal="SIGTERM")
+    for container in containers:
+        with contextlib.suppress(*errors):
+            container.wait(timeout=5)
 
 
 def _log_lines(container: Any) -> list[bytes]:
