@@ -340,8 +340,11 @@ class Forward:
             candidates = [str(declared.network_address)]  # declared as is: no DNS
         else:
             try:
+                # IPv4 unless the entry declares an IPv6 range: the outside
+                # networks the gateway joins are IPv4.
+                family = socket.AF_INET6 if declared and declared.version == 6 else socket.AF_INET
                 infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
+                    host, port, family=family, type=socket.SOCK_STREAM
                 )
             except OSError as e:
                 log(kind="tcp", client=client, host=host, port=port, decision="failed",
