@@ -219,7 +219,7 @@ def compile_spec(
     mounts = [content, *_mounts(manifest, bindings, protected)]
     if egress is not None and egress.resolv_conf is not None:
         mounts.append(
-            Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the gateway only")
+            Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the relay only")
         )
     all_labels = {
         **(labels or {}),
