@@ -384,34 +384,97 @@ def test_a_destination_declared_with_its_private_address_reaches_its_private_ser
     assert ("api.test", world["api_ip"]) in allowed, records
 
 
-def test_the_gateway_runs_on_the_pinned_image_not_on_whatever_the_tag_names(
-    package: Path, world: dict[str, str], docker_client: Any
-) -> None:
-    from mppoci.egress.pin import PIN_FILE
-
-    pin = (package / "data" / PIN_FILE).read_text().strip()
-    seen: dict[str, str] = {}
+def _inspect_during_run(
+    docker_client: Any, home: Path, world: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The inspect data of the run's containers by role (tool, egress-relay,
+    egress-gateway), taken while the tool waits."""
     import threading
 
+    seen: dict[str, dict[str, Any]] = {}
     done = threading.Event()
 
     def watch() -> None:
-        while not done.is_set():
-            for c in docker_client.api.containers(filters={"label": "dev.mppoci.role"}):
+        while not done.is_set() and len(seen) < 3:
+            for c in docker_client.api.containers(
+                filters={"label": "dev.mppoci.package=acme/egress"}
+            ):
+                seen.setdefault("tool", docker_client.api.inspect_container(c["Id"]))
+            for c in docker_client.api.containers(filters={"label": EGRESS_LABEL}):
                 role = (c.get("Labels") or {}).get("dev.mppoci.role", "")
-                if role.startswith("egress-") and c.get("Labels", {}).get(EGRESS_LABEL):
-                    seen[role] = c["ImageID"]
+                with contextlib.suppress(Exception):
+                    seen.setdefault(role, docker_client.api.inspect_container(c["Id"]))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        _run_tool(package, world, "acme/egress", ["probe=127.0.0.1:1"])
+        _run_tool(home, world, "acme/egress", ["wait=3"])
     finally:
         done.set()
         watcher.join()
-    assert seen.get("egress-gateway") == pin, seen
-    assert seen.get("egress-relay") == pin, seen
+    assert set(seen) == {"tool", "egress-relay", "egress-gateway"}, list(seen)
+    return seen
+
+
+def test_the_gateway_runs_on_the_pinned_image_not_on_whatever_the_tag_names(
+    package: Path, world: dict[str, str], docker_client: Any
+) -> None:
+    from mppoci.egress.pin import PIN_FILE
+
+    # An image of our own with the python3 runtime's files and another ID (a
+    # label changes the config, so the ID): pinned, it must be what runs, while
+    # the shared tag still names the other image. No shared tag is touched.
+    tagged = docker_client.images.get("mppoci-runtime/python3:latest").id
+    scratch = docker_client.containers.create("mppoci-runtime/python3:latest", ["true"])
+    try:
+        own = scratch.commit(changes=["LABEL dev.mppoci.test=gateway-pin"]).id
+    finally:
+        scratch.remove(force=True)
+    pin_file = package / "data" / PIN_FILE
+    before = pin_file.read_bytes() if pin_file.exists() else None
+    try:
+        assert own != tagged
+        pin_file.parent.mkdir(parents=True, exist_ok=True)
+        pin_file.write_text(own + "\n")
+        seen = _inspect_during_run(docker_client, package, world)
+        assert seen["egress-gateway"]["Image"] == own
+        assert seen["egress-relay"]["Image"] == own
+    finally:
+        if before is None:
+            pin_file.unlink()
+        else:
+            pin_file.write_bytes(before)
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(own, noprune=False)
+
+
+def test_the_tool_shares_only_the_relays_loopback_and_never_sees_the_gateway_socket(
+    package: Path, world: dict[str, str], docker_client: Any
+) -> None:
+    seen = _inspect_during_run(docker_client, package, world)
+    tool, relay, gateway = seen["tool"], seen["egress-relay"], seen["egress-gateway"]
+    assert tool["HostConfig"]["NetworkMode"] == f"container:{relay['Id']}"
+    assert relay["HostConfig"]["NetworkMode"] == "none"
+    assert relay["NetworkSettings"]["Networks"].get("none") is not None
+    # The folder with the gateway's socket is bound into relay and gateway only.
+    sock_sources = {m["Source"] for m in gateway["Mounts"] if m["Destination"] == "/sock"}
+    assert len(sock_sources) == 1
+    assert {m["Source"] for m in relay["Mounts"] if m["Destination"] == "/sock"} == sock_sources
+    tool_sources = {m["Source"] for m in tool["Mounts"]}
+    (folder,) = sock_sources
+    assert not any(
+        s == folder or s.startswith(folder.rsplit("/", 1)[0] + "/sock") for s in tool_sources
+    )
+    assert not any(m["Destination"] == "/sock" for m in tool["Mounts"])
+    # The relay is locked down like the gateway.
+    for c in (relay, gateway):
+        host = c["HostConfig"]
+        assert host["ReadonlyRootfs"] is True
+        assert host["CapDrop"] == ["ALL"]
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert c["Config"]["User"] == "65534:65534"
+        assert host["PidsLimit"] == 64 and host["Memory"] == 64 * 1024 * 1024
 
 
 def test_a_flood_of_dns_queries_and_connections_ends_and_is_audited_as_counts(

@@ -97,6 +97,11 @@ def flood(n):
     return f"{answered} refused, {n} connections"
 
 
+if "wait" in targets:  # stay up while the test inspects the run's containers
+    import time
+
+    time.sleep(float(targets["wait"]))
+    sys.exit(0)
 if "flood" in targets:
     attempt("flood", functools.partial(flood, int(targets["flood"])))
     sys.exit(0)
