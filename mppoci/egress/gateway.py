@@ -290,12 +290,11 @@ class Forward:
                 header = await asyncio.wait_for(reader.readuntil(b"\n"), PEEK_TIMEOUT)
                 port = int(header[:MAX_HEADER])
             except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                return
+                return  # not from our relay, which always writes the port first
             except (TimeoutError, ConnectionError):
                 return
             if port not in self.rules.ports():
-                log(kind="tcp", client=client, host=None, port=port, decision="denied",
-                    reason="no declared destination")  # fmt: skip
+                self.refuse(client, None, port, "no declared destination")
                 return
         first = b""
         host = self.rules.only_host(port)
@@ -306,14 +305,8 @@ class Forward:
                 first = b""
             host = sni(first) or http_host(first)
         if host is None or not self.rules.allowed(host, port):
-            log(
-                kind="tcp",
-                client=client,
-                host=host,
-                port=port,
-                decision="denied",
-                reason="no declared destination" if host else "destination not recognisable",
-            )
+            reason = "no declared destination" if host else "destination not recognisable"
+            self.refuse(client, host, port, reason)
             return
         target = await self.address_for(host, port, client)
         if target is None:
@@ -323,8 +316,8 @@ class Forward:
                 asyncio.open_connection(target, port), CONNECT_TIMEOUT
             )
         except (OSError, TimeoutError) as e:
-            log(kind="tcp", client=client, host=host, port=port, address=target,
-                decision="failed", reason=str(e) or type(e).__name__)  # fmt: skip
+            reason = str(e) or type(e).__name__
+            self.refuse(client, host, port, reason, decision="failed", address=target)
             return
         log(kind="tcp", client=client, host=host, port=port, address=target, decision="allowed")
         if first:
@@ -347,10 +340,12 @@ class Forward:
                     host, port, family=family, type=socket.SOCK_STREAM
                 )
             except OSError as e:
-                log(kind="tcp", client=client, host=host, port=port, decision="failed",
-                    reason=f"does not resolve: {e}")  # fmt: skip
+                self.refuse(client, host, port, f"does not resolve: {e}", decision="failed")
                 return None
             candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not candidates:
+                self.refuse(client, host, port, "resolves to no address", decision="failed")
+                return None
         refusals = []
         for text in candidates:
             refused = addresses.permitted(
@@ -360,17 +355,28 @@ class Forward:
                 return text
             refusals.append((text, refused))
         text, refused = refusals[0]
+        reason = f"{host} resolved to {text}, a {refused} address"
+        self.refuse(client, host, port, reason, address=text, address_class=refused.split(",")[0])
+        return None
+
+    @staticmethod
+    def refuse(
+        client: str,
+        host: str | None,
+        port: int,
+        reason: str,
+        decision: str = "denied",
+        **extra: str,
+    ) -> None:
         log(
             kind="tcp",
             client=client,
             host=host,
             port=port,
-            address=text,
-            decision="denied",
-            address_class=refused.split(",", 1)[0],
-            reason=f"{host} resolved to {text}, a {refused} address",
+            decision=decision,
+            reason=reason,
+            **extra,
         )
-        return None
 
 
 async def main(config_path: str) -> None:
