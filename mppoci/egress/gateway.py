@@ -62,9 +62,8 @@ class Log:
 
     def __call__(self, **fields: Any) -> None:
         kind = fields.get("kind")
-        if kind not in ("dns", "tcp") or self.printed < self.limit:
-            if kind in ("dns", "tcp"):
-                self.printed += 1
+        if self.printed < self.limit:
+            self.printed += 1
             emit(**fields)
             return
         key = f"{kind} {fields.get('decision')}"
@@ -91,6 +90,12 @@ def flush_and_exit(signum: int, frame: object) -> None:
     counts are printed before the process ends."""
     log.flush()
     os._exit(0)
+
+
+def on_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An error in one connection's task: one capped line, never a traceback
+    on stderr (which a tool could repeat until the host's disk fills)."""
+    log(kind="error", message=str(context.get("message"))[:200])
 
 
 async def summaries() -> None:
@@ -386,6 +391,7 @@ async def main(config_path: str) -> None:
     rules = Rules(config["rules"])
     host_addresses = [str(a) for a in config.get("host_addresses", [])]
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(on_error)
     tasks: list[Any] = [summaries()]
     if "socket" in config:  # Docker: connections come from the run's relay
         path = config["socket"]

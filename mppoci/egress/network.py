@@ -143,6 +143,8 @@ def _locked_down(
         "pids_limit": 64,
         "mounts": mounts,
         "labels": {**labels, "dev.mppoci.role": f"egress-{role}"},
+        # The scripts cap what they print; this bounds the host's copy anyway.
+        "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}},
     }
 
 

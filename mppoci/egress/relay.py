@@ -50,6 +50,7 @@ async def main(config_path: str) -> None:
     signal.signal(signal.SIGTERM, gateway.flush_and_exit)
     rules = gateway.Rules(config["rules"])
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(gateway.on_error)
     await loop.create_datagram_endpoint(
         lambda: gateway.Dns(rules, LOOPBACK), local_addr=(LOOPBACK, 53)
     )
