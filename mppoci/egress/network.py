@@ -79,8 +79,9 @@ def _dead(owner_label: str) -> bool:
 
 
 def sweep(client: Any) -> int:
-    """Remove containers and networks left by mppoci processes that died
-    (killed, crashed) on this host. Returns how many were removed.
+    """Remove containers (tools, relays, gateways) left by mppoci processes
+    that died (killed, crashed) on this host, and the per-run networks that
+    versions before the relay made. Returns how many were removed.
 
     Uses the engine's list calls, which return labels directly: listing
     through docker-py's models would inspect each container again and fail
