@@ -17,7 +17,19 @@ def permission_lines(manifest: Manifest) -> tuple[str, ...]:
         lines.append(f"{verb} files in a folder you choose ({f.name}), seen at {f.path}: {f.why}")
     for e in p.egress:
         host = "ANY HOST ON THE INTERNET" if e.dangerously_allow_any_host else e.host
-        lines.append(f"Connect to {host} on port {e.port}: {e.why}")
+        if e.address is None:
+            lines.append(f"Connect to {host} on port {e.port}: {e.why}")
+        elif "/" in e.address:
+            lines.append(
+                f"Connect to machines on your private network in {e.address}, port {e.port} "
+                f"(as {host}): {e.why}"
+            )
+        else:
+            where = f"[{e.address}]" if ":" in e.address else e.address
+            lines.append(
+                f"Connect to a machine on your private network: {where}:{e.port} "
+                f"(as {host}): {e.why}"
+            )
     for v in p.env:
         kind = "the secret" if v.secret else "the value of"
         need = " (required)" if v.required else ""

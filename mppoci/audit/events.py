@@ -124,10 +124,25 @@ def cluster_render(
 
 
 def network(locations: Locations, *, package: str, digest: str, event: Mapping[str, Any]) -> None:
-    """One DNS query or connection attempt the egress gateway saw."""
+    """One DNS query or connection attempt the egress gateway saw, or
+    (``network.suppressed``) how many more there were past the cap."""
+    kind = event.get("kind", "unknown")
+    if kind == "suppressed":
+        append(
+            locations,
+            "network.suppressed",
+            {
+                "package": package,
+                "digest": digest,
+                "counts": event.get("counts"),
+                "total": event.get("total"),
+            },
+        )
+        return
+    extra = {k: event[k] for k in ("address", "address_class") if event.get(k) is not None}
     append(
         locations,
-        f"network.{event.get('kind', 'unknown')}",
+        f"network.{kind}",
         {
             "package": package,
             "digest": digest,
@@ -135,6 +150,7 @@ def network(locations: Locations, *, package: str, digest: str, event: Mapping[s
             "host": event.get("host") or event.get("name"),
             "port": event.get("port"),
             "reason": event.get("reason"),
+            **extra,
         },
     )
 

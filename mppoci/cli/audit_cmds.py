@@ -173,7 +173,7 @@ def verify(
             "note: the last line is incomplete (a write was cut off); it is not a record", err=True
         )
     if report.records and not report.head_checked:
-        typer.echo(
+        echo(
             "note: there is no audit.head beside the log (it was last written by an older "
             "mppoci, or the file was removed): records cut off the end would not show; the "
             "next record written creates it",

@@ -139,6 +139,7 @@ def _target(
     registry_cidr: list[str],
     registry_secret: str | None,
     insecure: bool,
+    cluster_cidr: list[str] | None = None,
     wait: int,
     stdin: bool,
 ) -> ClusterTarget:
@@ -205,6 +206,7 @@ def _target(
         registry_plain_http=insecure,
         gateway_image=t.pinned_image(gateway_image, "--gateway-image") if gateway_image else None,
         gateway_ip=t.service_ip(gateway_ip) if gateway_ip else None,
+        gateway_denied_cidrs=tuple(t.cidr(c, "--cluster-cidr") for c in cluster_cidr or ()),
         bundle_bytes=_bundle_bytes(verified),
         fetch_wait_seconds=wait,
         stdin=stdin,
@@ -273,6 +275,13 @@ def render(
     registry_cidr: Annotated[
         list[str] | None, typer.Option(help="Addresses the fetch step may reach (repeat).")
     ] = None,
+    cluster_cidr: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="The cluster's pod and Service ranges, closed to the egress gateway (repeat; "
+            "default: every private range). Metadata and loopback are always closed."
+        ),
+    ] = None,
     registry_secret: Annotated[
         str | None, typer.Option(help="A dockerconfigjson Secret with registry credentials.")
     ] = None,
@@ -313,7 +322,7 @@ def render(
     ] = False,
 ) -> None:
     """Write the Kubernetes objects that run a package as a Job, as restricted as on Docker."""
-    from mppoci.egress.network import GATEWAY_SCRIPT
+    from mppoci.egress.network import kube_gateway_scripts
     from mppoci.kube.render import render as render_objects
     from mppoci.kube.restricted import all_problems
     from mppoci.policy.compiler import EgressBinding, compile_spec
@@ -337,6 +346,7 @@ def render(
         registry_cidr=registry_cidr or [],
         registry_secret=registry_secret,
         insecure=insecure,
+        cluster_cidr=cluster_cidr,
         wait=wait,
         stdin=stdin,
     )
@@ -360,7 +370,7 @@ def render(
         manifest,
         target,
         trust_policy=_trust_for(manifest, target.package.registry),
-        gateway_script=GATEWAY_SCRIPT.read_text(encoding="utf-8"),
+        gateway_scripts=kube_gateway_scripts(),
     )
     problems = all_problems(rendered.objects)
     if problems:  # a defect in the renderer: refuse rather than write weaker objects

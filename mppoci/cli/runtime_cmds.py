@@ -28,6 +28,11 @@ def build(
         source_date_epoch=context.source_date_epoch() or 0,
     )
     echo(f"built runtime {image.name} as {image.tag}", err=True)
+    if image.name == "python3":  # the egress gateway's runtime: pinned by ID from now on
+        from mppoci.egress.pin import write_pin
+
+        write_pin(context.locations(), image.image_id)
+        echo(f"the egress gateway now runs on {image.image_id}", err=True)
     echo(image.image_id)
 
 

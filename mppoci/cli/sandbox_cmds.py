@@ -260,7 +260,7 @@ def policy_show(
 
         from mppoci.policy.compiler import EgressBinding
 
-        placeholder = EgressBinding("<run network>", "<gateway ip>", "<generated resolv.conf>")
+        placeholder = EgressBinding("container:<run relay>", "127.0.0.1", "<generated resolv.conf>")
         bindings = replace(bindings, egress=placeholder)
     spec = compile_spec(
         manifest,

@@ -1,37 +1,109 @@
 """The egress gateway: runs INSIDE its own locked-down container, stdlib only.
 
-It sits on the tool's internal network (no route out) and on an outside
-network, and is the tool's only way out:
+It is the tool's only way out. On Docker the tool has no IP route at all: a
+relay (relay.py) in the tool's loopback-only network namespace carries each
+connection over a Unix socket to this gateway (``"socket"`` in the config),
+prefixed with the port the tool dialled. On Kubernetes the tool pod reaches
+the gateway's pod over TCP (``"listen"``) and the gateway also answers DNS:
 
-- DNS (UDP port 53): declared names (and names under a declared wildcard)
-  resolve to the gateway itself; every other query is answered REFUSED and
-  never forwarded, so nothing leaves through DNS.
+- DNS (UDP port 53, Kubernetes): declared names (and names under a declared
+  wildcard) resolve to the gateway itself; every other query is answered
+  REFUSED and never forwarded, so nothing leaves through DNS.
 - TCP, on each declared port: the destination is the one declared host for
   that port, or else the name the client sends first (TLS SNI, or the HTTP
-  Host header), checked against the declared hosts. The gateway resolves it
-  and relays bytes both ways: TLS stays end to end, any TCP protocol works.
+  Host header), checked against the declared hosts. The gateway resolves it,
+  refuses addresses outside the policy of addresses.py (loopback, link-local,
+  private, the host's own...) unless the entry declares that private address,
+  connects to the address it checked and relays bytes both ways: TLS stays end
+  to end, any TCP protocol works.
 
 Every query and connection attempt, allowed or denied, is printed as one JSON
-line on stdout; mppoci copies them into the audit log after the run.
+line on stdout (the first MAX_EVENTS; after that, counts), and mppoci copies
+them into the audit log after the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import os
+import signal
 import socket
 import struct
 import sys
 import time
 from typing import Any
 
+try:  # inside the gateway's container the scripts sit side by side
+    import addresses  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # imported from mppoci (tests, the renderer)
+    from mppoci.egress import addresses
+
 PEEK_BYTES = 4096
 PEEK_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
+MAX_EVENTS = 200  # printed one by one; after that, counted (a flood stays bounded)
+SUMMARY_EVERY = 1.0  # seconds between two count lines
+MAX_HEADER = 8  # "65535\n"
 
 
-def log(**fields: Any) -> None:
+class Log:
+    """One JSON line per event for the first ``limit`` events; then a running
+    count per (kind, decision), printed at most once per ``every`` seconds, so
+    a flood of queries or connections cannot grow the log without bound."""
+
+    def __init__(self, limit: int = MAX_EVENTS, every: float = SUMMARY_EVERY) -> None:
+        self.limit = limit
+        self.every = every
+        self.printed = 0
+        self.counts: dict[str, int] = {}
+        self.last_summary = 0.0
+
+    def __call__(self, **fields: Any) -> None:
+        kind = fields.get("kind")
+        if self.printed < self.limit:
+            self.printed += 1
+            emit(**fields)
+            return
+        key = f"{kind} {fields.get('decision')}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        now = time.monotonic()
+        if now - self.last_summary >= self.every:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self.counts:
+            emit(kind="suppressed", counts=dict(self.counts), total=sum(self.counts.values()))
+        self.last_summary = time.monotonic() if now is None else now
+
+
+def emit(**fields: Any) -> None:
     print(json.dumps({"time": time.time(), **fields}, sort_keys=True), flush=True)
+
+
+log = Log()
+
+
+def flush_and_exit(signum: int, frame: object) -> None:
+    """mppoci stops the container with SIGTERM at the end of a run: the last
+    counts are printed before the process ends."""
+    log.flush()
+    os._exit(0)
+
+
+def on_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An error in one connection's task: one capped line, never a traceback
+    on stderr (which a tool could repeat until the host's disk fills)."""
+    log(kind="error", message=str(context.get("message"))[:200])
+
+
+async def summaries() -> None:
+    """Print the counts of a flood that stopped between two events."""
+    while True:
+        await asyncio.sleep(SUMMARY_EVERY)
+        if log.counts and time.monotonic() - log.last_summary >= SUMMARY_EVERY:
+            log.flush()
 
 
 def matches(pattern: str, host: str) -> bool:
@@ -47,6 +119,25 @@ def matches(pattern: str, host: str) -> bool:
 class Rules:
     def __init__(self, rules: list[dict[str, Any]]) -> None:
         self.rules = [(str(r["host"]).lower(), int(r["port"])) for r in rules]
+        self.addresses = [
+            (
+                str(r["host"]).lower(),
+                int(r["port"]),
+                ipaddress.ip_network(r["address"]) if r.get("address") else None,
+            )
+            for r in rules
+        ]
+
+    def declared(self, host: str, port: int) -> addresses.Network | None:
+        """The private address or range the entry matching ``host``:``port``
+        declares, if any (an exact name wins over a wildcard)."""
+        found = [
+            (pattern.startswith("*"), network)
+            for pattern, p, network in self.addresses
+            if p == port and matches(pattern, host)
+        ]
+        found.sort(key=lambda f: f[0])  # stable: exact names first
+        return found[0][1] if found else None
 
     def name_allowed(self, host: str) -> bool:
         return any(matches(pattern, host) for pattern, _ in self.rules)
@@ -180,70 +271,142 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
             writer.close()
 
 
-class Relay:
-    def __init__(self, rules: Rules, port: int) -> None:
+class Forward:
+    """Checks one connection for ``port`` against the rules and the address
+    policy, then relays it. ``client`` names who connected (for the log)."""
+
+    def __init__(self, rules: Rules, port: int | None, host_addresses: list[str]) -> None:
         self.rules = rules
         self.port = port
+        self.host_addresses = [addresses.parse(a) for a in host_addresses]
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = writer.get_extra_info("peername")[0]
+        try:
+            await self.handle(reader, writer)
+        finally:
+            writer.close()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        client = peer[0] if isinstance(peer, tuple) else "relay"
+        port = self.port
+        if port is None:  # from the relay: the port the tool dialled comes first
+            try:
+                header = await asyncio.wait_for(reader.readuntil(b"\n"), PEEK_TIMEOUT)
+                port = int(header[:MAX_HEADER])
+            except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return  # not from our relay, which always writes the port first
+            except (TimeoutError, ConnectionError):
+                return
+            if port not in self.rules.ports():
+                self.refuse(client, None, port, "no declared destination")
+                return
         first = b""
-        host = self.rules.only_host(self.port)
+        host = self.rules.only_host(port)
         if host is None:
             try:
                 first = await asyncio.wait_for(reader.read(PEEK_BYTES), PEEK_TIMEOUT)
             except (TimeoutError, ConnectionError):
                 first = b""
             host = sni(first) or http_host(first)
-        if host is None or not self.rules.allowed(host, self.port):
-            log(
-                kind="tcp",
-                client=client,
-                host=host,
-                port=self.port,
-                decision="denied",
-                reason="no declared destination" if host else "destination not recognisable",
-            )
-            writer.close()
+        if host is None or not self.rules.allowed(host, port):
+            reason = "no declared destination" if host else "destination not recognisable"
+            self.refuse(client, host, port, reason)
+            return
+        target = await self.address_for(host, port, client)
+        if target is None:
             return
         try:
             up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection(host, self.port, family=socket.AF_INET), CONNECT_TIMEOUT
+                asyncio.open_connection(target, port), CONNECT_TIMEOUT
             )
         except (OSError, TimeoutError) as e:
-            log(
-                kind="tcp",
-                client=client,
-                host=host,
-                port=self.port,
-                decision="failed",
-                reason=str(e),
-            )
-            writer.close()
+            reason = str(e) or type(e).__name__
+            self.refuse(client, host, port, reason, decision="failed", address=target)
             return
-        log(kind="tcp", client=client, host=host, port=self.port, decision="allowed")
+        log(kind="tcp", client=client, host=host, port=port, address=target, decision="allowed")
         if first:
             up_writer.write(first)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        writer.close()
         up_writer.close()
+
+    async def address_for(self, host: str, port: int, client: str) -> str | None:
+        """The address to connect to: resolved once here and checked, so a
+        second lookup cannot swap it. Logs and returns None when refused."""
+        declared = self.rules.declared(host, port)
+        if declared is not None and declared.num_addresses == 1:
+            candidates = [str(declared.network_address)]  # declared as is: no DNS
+        else:
+            try:
+                # IPv4 unless the entry declares an IPv6 range: the outside
+                # networks the gateway joins are IPv4.
+                family = socket.AF_INET6 if declared and declared.version == 6 else socket.AF_INET
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, family=family, type=socket.SOCK_STREAM
+                )
+            except OSError as e:
+                self.refuse(client, host, port, f"does not resolve: {e}", decision="failed")
+                return None
+            candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not candidates:
+                self.refuse(client, host, port, "resolves to no address", decision="failed")
+                return None
+        refusals = []
+        for text in candidates:
+            refused = addresses.permitted(
+                addresses.parse(text), declared=declared, host_addresses=self.host_addresses
+            )
+            if refused is None:
+                return text
+            refusals.append((text, refused))
+        text, refused = refusals[0]
+        reason = f"{host} resolved to {text}, a {refused} address"
+        self.refuse(client, host, port, reason, address=text, address_class=refused.split(",")[0])
+        return None
+
+    @staticmethod
+    def refuse(
+        client: str,
+        host: str | None,
+        port: int,
+        reason: str,
+        decision: str = "denied",
+        **extra: str,
+    ) -> None:
+        log(
+            kind="tcp",
+            client=client,
+            host=host,
+            port=port,
+            decision=decision,
+            reason=reason,
+            **extra,
+        )
 
 
 async def main(config_path: str) -> None:
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
+    signal.signal(signal.SIGTERM, flush_and_exit)
     rules = Rules(config["rules"])
-    own_ip = config["ip"]  # what DNS answers: the address tools reach the gateway at
-    # Docker: the gateway's address on the tool's network (it is also on an outside
-    # network). Kubernetes: all of the pod's addresses, behind a Service at own_ip.
-    listen = config.get("listen", own_ip)
+    host_addresses = [str(a) for a in config.get("host_addresses", [])]
     loop = asyncio.get_running_loop()
-    await loop.create_datagram_endpoint(lambda: Dns(rules, own_ip), local_addr=(listen, 53))
-    servers = [
-        await asyncio.start_server(Relay(rules, port), listen, port) for port in rules.ports()
-    ]
-    log(kind="ready", ports=rules.ports())
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    loop.set_exception_handler(on_error)
+    tasks: list[Any] = [summaries()]
+    if "socket" in config:  # Docker: connections come from the run's relay
+        path = config["socket"]
+        server = await asyncio.start_unix_server(Forward(rules, None, host_addresses), path)
+        os.chmod(path, 0o660)
+        tasks.append(server.serve_forever())
+    else:  # Kubernetes: the tool pod reaches us over TCP, behind a Service at ``ip``
+        own_ip = config["ip"]  # what DNS answers
+        listen = config.get("listen", own_ip)
+        await loop.create_datagram_endpoint(lambda: Dns(rules, own_ip), local_addr=(listen, 53))
+        for port in rules.ports():
+            server = await asyncio.start_server(Forward(rules, port, host_addresses), listen, port)
+            tasks.append(server.serve_forever())
+    emit(kind="ready", ports=rules.ports())
+    await asyncio.gather(*tasks)
 
 
 if __name__ == "__main__":

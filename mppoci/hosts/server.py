@@ -640,7 +640,9 @@ def _check_direct(
         storage={v.name: f"/nonexistent/storage/{v.name}" for v in m.permissions.storage},
     )
     if m.permissions.egress:
-        bindings = replace(bindings, egress=EgressBinding("check", "0.0.0.0", "/nonexistent"))  # noqa: S104
+        bindings = replace(
+            bindings, egress=EgressBinding("container:check", "127.0.0.1", "/nonexistent")
+        )
     spec = compile_spec(
         m,
         package.digest,
@@ -650,6 +652,6 @@ def _check_direct(
     )
     check_runtime(client, spec)
     if m.permissions.egress:
-        from mppoci.sandbox.launch import gateway_image
+        from mppoci.egress.pin import gateway_image
 
-        gateway_image()
+        gateway_image(locations, environ)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +76,11 @@ def render(
     target: ClusterTarget,
     *,
     trust_policy: bytes,
-    gateway_script: str,
+    gateway_scripts: Mapping[str, str],
 ) -> Rendered:
     """All objects for one invocation. ``trust_policy`` is the policy JSON the
-    verify steps check signatures against (only keys that cover this package)."""
+    verify steps check signatures against (only keys that cover this package);
+    ``gateway_scripts`` the gateway's files by name (gateway.py, addresses.py)."""
     from mppoci.kube.target import SeccompSource
 
     name = target.name
@@ -102,7 +104,7 @@ def render(
         _fetch_job(target, labels),
     ]
     if spec.network is Network.EGRESS:
-        objects += _gateway(manifest, target, labels, gateway_script)
+        objects += _gateway(manifest, target, labels, gateway_scripts)
     objects.append(_tool_job(spec, manifest, target, labels, localhost))
     return Rendered(tuple(objects), node_file)
 
@@ -467,14 +469,17 @@ def _gateway_ports(manifest: Manifest) -> list[int]:
 
 
 def _gateway(
-    manifest: Manifest, target: ClusterTarget, labels: dict[str, str], script: str
+    manifest: Manifest, target: ClusterTarget, labels: dict[str, str], scripts: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     assert target.gateway_ip is not None and target.gateway_image is not None
     name = f"{target.name}-gateway"
     config = {
         "ip": target.gateway_ip,
         "listen": "0.0.0.0",  # noqa: S104 (inside its own pod, behind the Service)
-        "rules": [{"host": r.host, "port": r.port} for r in manifest.permissions.egress],
+        "rules": [
+            {"host": r.host, "port": r.port, **({"address": r.address} if r.address else {})}
+            for r in manifest.permissions.egress
+        ],
     }
     pod_labels = _role(labels, "gateway")
     ports = _gateway_ports(manifest)
@@ -506,7 +511,7 @@ def _gateway(
             name,
             target,
             labels,
-            {"gateway.py": script, "config.json": json.dumps(config, sort_keys=True)},
+            {**scripts, "config.json": json.dumps(config, sort_keys=True)},
         ),
         {
             "apiVersion": "apps/v1",
@@ -613,12 +618,41 @@ def _network_policies(
                 ingress=[{"from": tool_peer, "ports": [_GATEWAY_DNS, *_tcp(*ports)]}],
                 egress=[
                     # NetworkPolicy knows addresses, not names: the gateway itself
-                    # holds the list of declared hosts.
-                    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(*ports)},
+                    # holds the list of declared hosts and refuses private
+                    # addresses; the cluster's own ranges, metadata and loopback
+                    # are closed here too, in case a name resolves into them.
+                    {
+                        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": _denied(target)}}],
+                        "ports": _tcp(*ports),
+                    },
+                    *_declared_private(manifest),
                     {"to": KUBE_DNS_PEERS, "ports": _dns()},
                 ],
             )
         )
+    return out
+
+
+# Always closed to the gateway pod, whatever --cluster-cidr says.
+ALWAYS_DENIED = ("127.0.0.0/8", "169.254.0.0/16")
+# --cluster-cidr's default: every private range, so the pod and Service ranges
+# are closed without knowing them (narrow it to reach other private machines
+# by declaring their ``address`` instead).
+DEFAULT_CLUSTER_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+
+
+def _denied(target: ClusterTarget) -> list[str]:
+    ranges = target.gateway_denied_cidrs or DEFAULT_CLUSTER_CIDRS
+    return sorted({*ranges, *ALWAYS_DENIED})
+
+
+def _declared_private(manifest: Manifest) -> list[dict[str, Any]]:
+    """A destination declared with a private ``address``: its own opening."""
+    out = []
+    for r in manifest.permissions.egress:
+        if r.address is not None and ":" not in r.address:
+            cidr = r.address if "/" in r.address else f"{r.address}/32"
+            out.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": _tcp(r.port)})
     return out
 
 

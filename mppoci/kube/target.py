@@ -48,6 +48,9 @@ class ClusterTarget:
     registry_plain_http: bool = False
     gateway_image: str | None = None  # repository@sha256:... of the python3 runtime
     gateway_ip: str | None = None  # a free address in the Service CIDR
+    # Ranges the gateway pod's NetworkPolicy never opens (the cluster's pods and
+    # Services; metadata and loopback are always added): --cluster-cidr.
+    gateway_denied_cidrs: tuple[str, ...] = ()
     bundle_bytes: int = 0  # size of the signed bundle, for the claim's request
     fetch_wait_seconds: int = 600  # how long the verify step waits for the bundle
     stdin: bool = False  # keep the tool's stdin open for `kubectl attach -i`
@@ -120,17 +123,17 @@ def secret_binding(item: str) -> tuple[str, SecretRef]:
     return var, SecretRef(secret, key)
 
 
-def cidr(text: str) -> str:
+def cidr(text: str, flag: str = "--registry-cidr") -> str:
     try:
         network = ipaddress.ip_network(text, strict=True)
     except ValueError:
         raise UserInputError(
-            f"--registry-cidr {text!r} is not a network in CIDR notation",
+            f"{flag} {text!r} is not a network in CIDR notation",
             hint="for example 10.0.12.7/32 for one registry address",
         ) from None
     if network.prefixlen == 0:
         raise UserInputError(
-            f"--registry-cidr {text}: that is every address",
+            f"{flag} {text}: that is every address",
             hint="name the registry's own addresses; the fetch step may reach nothing else",
         )
     return str(network)

@@ -68,6 +68,8 @@ def _permissions(p: Permissions) -> dict[str, Any]:
                     "port": e.port,
                     "why": e.why,
                     "dangerouslyAllowAnyHost": e.dangerously_allow_any_host,
+                    # Only when set, so packages without it keep their digests.
+                    **({"address": e.address} if e.address is not None else {}),
                 }
                 for e in p.egress
             ]

@@ -121,6 +121,9 @@ class EgressRule:
     port: int
     why: str
     dangerously_allow_any_host: bool = False
+    # A private IP or CIDR the destination lives in (see mppoci.egress.addresses):
+    # one IP is connected to as is; a CIDR bounds what ``host`` may resolve to.
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ ANNOTATION_FIELDS = (
 PERMISSION_FIELDS = ("filesystem", "network", "env", "storage", "resources")
 FILESYSTEM_FIELDS = ("name", "path", "access", "why")
 NETWORK_FIELDS = ("egress",)
-EGRESS_FIELDS = ("host", "port", "why", "dangerouslyAllowAnyHost")
+EGRESS_FIELDS = ("host", "port", "why", "dangerouslyAllowAnyHost", "address")
 ENV_FIELDS = ("name", "why", "secret", "required")
 STORAGE_FIELDS = ("name", "path", "size", "why")
 RESOURCE_FIELDS = ("memory", "cpus", "pids", "timeout", "tmp")
@@ -599,6 +599,9 @@ class _Reader:
         host = self.field(obj, "host", path, self.host)
         port = self.field(obj, "port", path, lambda v, p: self.ranged_int(v, p, PORT_RANGE))
         why = self.field(obj, "why", path, self.description)
+        address = self.field(obj, "address", path, self.private_address, None)
+        if address is not None and host == "*":
+            self.p.add(child(path, "address"), rules.ADDRESS_WITH_WILDCARD)
         if host == "*" and any_host is False:
             self.p.add(child(path, "host"), rules.HOST_ANY_WITHOUT_FLAG)
         if any_host and host is not None and host != "*":
@@ -610,7 +613,18 @@ class _Reader:
             port=_got(port),
             why=_got(why),
             dangerously_allow_any_host=_got(any_host),
+            address=address,
         )
+
+    def private_address(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.p.add(path, "must be a string")
+            return None
+        problem = rules.address_problem(value)
+        if problem is not None:
+            self.p.add(path, problem)
+            return None
+        return value
 
     def host(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str):

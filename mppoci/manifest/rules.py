@@ -11,6 +11,7 @@ import ipaddress
 import re
 
 from mppoci.digest import Digest, is_digest
+from mppoci.egress.addresses import private_declaration_problem
 from mppoci.manifest.model import RuntimeRef
 
 # re.ASCII everywhere: without it \d and [a-z]-like classes in Python accept
@@ -90,7 +91,14 @@ def parse_runtime(text: str) -> RuntimeRef | str:
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 MAX_HOST = 253
 
-HOST_BAD = "must be a DNS name (api.acme.test), a wildcard (*.acme.test) or an IP address"
+HOST_BAD = "must be a DNS name (api.acme.test) or a wildcard (*.acme.test)"
+# The sandbox has no IP route at all (only the gateway, through a relay that
+# answers the tool's DNS), so a tool cannot connect to an address it names.
+HOST_IP_LITERAL = (
+    "is an IP address; the sandbox reaches destinations by name only: give the "
+    "destination a name and its address (host: db.internal, address: 10.0.12.7)"
+)
+ADDRESS_WITH_WILDCARD = "any host (*) cannot have an address; declare the machines by name"
 HOST_ANY_WITHOUT_FLAG = (
     "a bare * allows every host; set dangerouslyAllowAnyHost: true on this entry "
     "if that is what you mean"
@@ -123,21 +131,22 @@ def host_problem(host: str) -> str | None:
         if "." not in suffix:
             return HOST_SHORT_WILDCARD
         return None
-    if ":" in host:
-        if "%" in host or "[" in host:
-            return HOST_BAD
-        try:
-            address = ipaddress.IPv6Address(host)
-        except ValueError:
-            return HOST_BAD
-        if str(address) != host:
-            return f"write this IPv6 address in its short form: {address}"
-        return None
+    if _is_ip_literal(host):
+        return HOST_IP_LITERAL
+    return None if _dns_name_ok(host) else HOST_BAD
+
+
+def _is_ip_literal(host: str) -> bool:
     try:
-        ipaddress.IPv4Address(host)
+        ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
     except ValueError:
-        return None if _dns_name_ok(host) else HOST_BAD
-    return None
+        return False
+    return True
+
+
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not an acceptable ``address`` (a private IP or CIDR), or None."""
+    return private_declaration_problem(text)
 
 
 # --- container paths --------------------------------------------------------

@@ -56,11 +56,13 @@ class PolicyError(UserInputError):
 
 @dataclass(frozen=True, slots=True)
 class EgressBinding:
-    """The run's internal network and its gateway (see mppoci.egress)."""
+    """Where the tool's way out is (see mppoci.egress). Docker: ``network`` is
+    ``container:<relay id>`` (the relay's loopback-only namespace) and
+    ``gateway_ip`` 127.0.0.1, the relay. Kubernetes: the gateway's Service."""
 
     network: str
     gateway_ip: str
-    # Docker: a host file mounted at /etc/resolv.conf, so the gateway is the only
+    # Docker: a host file mounted at /etc/resolv.conf, so the relay is the only
     # resolver. None where the backend sets the resolver itself (Kubernetes dnsConfig).
     resolv_conf: str | None
 
@@ -217,7 +219,7 @@ def compile_spec(
     mounts = [content, *_mounts(manifest, bindings, protected)]
     if egress is not None and egress.resolv_conf is not None:
         mounts.append(
-            Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the gateway only")
+            Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the relay only")
         )
     all_labels = {
         **(labels or {}),
@@ -236,7 +238,9 @@ def compile_spec(
         env=tuple(_env(manifest, bindings)),
         network=Network.EGRESS if egress else Network.NONE,
         network_name=egress.network if egress else None,
-        dns=(egress.gateway_ip,) if egress else (),
+        # Docker takes the resolver from the mounted resolv.conf (it refuses --dns
+        # with a container's network); Kubernetes from dnsConfig.
+        dns=(egress.gateway_ip,) if egress and egress.resolv_conf is None else (),
         architecture=architecture,
         memory_bytes=resources.memory.byte_count,
         nano_cpus=resources.millicores * 1_000_000,

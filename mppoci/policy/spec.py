@@ -69,7 +69,7 @@ class EnvVar:
 
 class Network(StrEnum):
     NONE = "none"  # loopback only
-    EGRESS = "egress"  # the run's internal network, whose only way out is the gateway
+    EGRESS = "egress"  # the relay's loopback-only namespace; its only way out is the gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +91,8 @@ class ContainerSpec:
     shm_bytes: int
     labels: MappingProxyType[str, str]
     package_digest: Digest
-    network_name: str | None = None  # the internal network, with Network.EGRESS
-    dns: tuple[str, ...] = ()  # the gateway, with Network.EGRESS
+    network_name: str | None = None  # container:<relay> (Docker), with Network.EGRESS
+    dns: tuple[str, ...] = ()  # the gateway, with Network.EGRESS (Kubernetes)
     architecture: str = ""  # the seccomp profile's libseccomp architecture
     # Fixed for every sandbox; fields so that renderers and tests read them
     # from one place rather than repeating the values.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from mppoci.egress.network import OWNER_LABEL, EgressSettings, egress_network, owner, sweep
+from mppoci.egress.pin import gateway_image
 from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.locations import Locations
 from mppoci.manifest import Manifest
@@ -159,26 +160,14 @@ def _launch(
             client,
             rules=package.manifest.permissions.egress,
             run_id=run_id,
-            gateway_image=gateway_image(),
+            gateway_image=gateway_image(locations, env),
             settings=EgressSettings.from_environ(os.environ),
         ) as egress:
-            binding = EgressBinding(egress.network, egress.gateway_ip, egress.resolv_conf)
+            binding = EgressBinding(egress.network, "127.0.0.1", egress.resolv_conf)
             spec = prepare_spec(package, request, locations, content, env, binding, run_id, storage)
             check_runtime(client, spec)
             result = run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         return replace(result, network_events=tuple(egress.events))
-
-
-def gateway_image() -> str:
-    from mppoci.runtimes.images import local_runtime_id
-
-    image = local_runtime_id("python3")
-    if image is None:
-        raise RuntimeEngineError(
-            "the egress gateway runs on the python3 runtime, which is not built here",
-            hint="run `mppoci runtime build python3`",
-        )
-    return image
 
 
 def check_runtime(client: object, spec: ContainerSpec) -> None:

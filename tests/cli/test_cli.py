@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PINNED_RUNTIME, SAMPLE_MANIFEST, CliRunner, write_package
 
 
@@ -80,6 +82,24 @@ def test_name_without_version_means_the_highest_version(cli: CliRunner, tmp_path
         json.loads(cli("inspect", "acme/word-count:1.9.0", "--json").stdout)["digest"]
         == digests["1.9.0"]
     )
+
+
+@pytest.mark.parametrize("literal", ["10.0.12.7", "203.0.113.9", "2001:db8::1"])
+def test_an_ip_literal_egress_host_is_refused_at_build_with_what_to_do_instead(
+    cli: CliRunner, tmp_path: Path, literal: str
+) -> None:
+    # The sandbox has no IP route: an approved IP literal would only time out at run.
+    bad = (
+        SAMPLE_MANIFEST
+        + "permissions:\n  network:\n    egress:\n"
+        + f"      - {{host: '{literal}', port: 5432, why: x}}\n"
+    )
+    result = cli("build", str(write_package(tmp_path / "bad", bad)))
+    assert result.returncode == 1
+    assert "permissions.network.egress[0].host: is an IP address" in result.stderr
+    assert "host: db.internal, address: 10.0.12.7" in result.stderr
+    assert result.stdout == ""
+    _no_traceback(result)
 
 
 def test_invalid_manifest_names_the_field_and_exits_1(cli: CliRunner, tmp_path: Path) -> None:

@@ -41,9 +41,11 @@ tools: [{{name: t, description: t}}]
 permissions:
   network:
     egress:
-      - {{host: api.test, port: 8080, why: the API}}
-      - {{host: "*.svc.test", port: 8080, why: services}}
+      - {{host: api.test, port: 8080, why: the API, address: 10.214.0.0/16}}
+      - {{host: "*.svc.test", port: 8080, why: services, address: 10.214.0.0/16}}
 """
+# The test's servers live on a private network (10.214.x.0/24): the gateway
+# refuses private addresses unless the entry declares them.
 
 CLIENT = """
 import json, socket, sys

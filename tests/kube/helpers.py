@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from mppoci.digest import Digest
-from mppoci.egress.network import GATEWAY_SCRIPT
+from mppoci.egress.network import kube_gateway_scripts
 from mppoci.kube.render import render
 from mppoci.kube.target import ClusterTarget, SeccompSource
 from mppoci.manifest import parse_source
@@ -42,7 +42,5 @@ def render_pure(manifest_text: str, *, name: str, gateway_ip: str) -> list[dict[
         gateway_image=IMAGE,
         gateway_ip=gateway_ip,
     )
-    out = render(
-        spec, manifest, target, trust_policy=b"{}", gateway_script=GATEWAY_SCRIPT.read_text()
-    )
+    out = render(spec, manifest, target, trust_policy=b"{}", gateway_scripts=kube_gateway_scripts())
     return [copy.deepcopy(o) for o in out.objects]

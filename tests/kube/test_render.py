@@ -53,6 +53,11 @@ PACKAGES: dict[str, tuple[str, list[str]]] = {
         "      - {host: db.acme.test, port: 5432, why: data}\n",
         ["--gateway-image", GATEWAY_IMAGE, "--gateway-ip", GATEWAY_IP],
     ),
+    "private": (
+        "name: acme/dbclient\nprotocol: cli\npermissions:\n  network:\n    egress:\n"
+        "      - {host: db.internal, port: 5432, why: data, address: 10.0.12.7}\n",
+        ["--gateway-image", GATEWAY_IMAGE, "--gateway-ip", GATEWAY_IP],
+    ),
     "mounts": (
         "name: acme/reader\nprotocol: cli\npermissions:\n  filesystem:\n"
         "    - {name: data, path: /data, why: input}\n"
@@ -160,7 +165,7 @@ def test_every_pod_passes_the_restricted_checks(world: dict[str, Any], case: str
     objs = objects(world, case)
     assert all_problems(objs) == []
     pods = [o for o in objs if o["kind"] in ("Job", "Deployment")]
-    assert len(pods) == (3 if case == "egress" else 2)  # fetch, tool (+ gateway)
+    assert len(pods) == (3 if case in ("egress", "private") else 2)  # fetch, tool (+ gateway)
 
 
 @pytest.mark.parametrize("case", list(PACKAGES))
@@ -341,6 +346,71 @@ def test_egress_goes_only_to_the_gateway_which_knows_the_declared_hosts(
     assert gateway["containers"][0]["image"] == GATEWAY_IMAGE
     # The tool's pod may not resolve through the cluster DNS (it forwards anything).
     assert "kube-dns" not in json.dumps(to_gateway)
+
+
+def _gateway_egress(objs: list[dict[str, Any]], case: str) -> list[dict[str, Any]]:
+    egress: list[dict[str, Any]] = the(objs, "NetworkPolicy", f"run-{case}-gateway")["spec"][
+        "egress"
+    ]
+    return egress
+
+
+def test_the_gateway_pod_may_not_reach_the_cluster_metadata_or_private_ranges_by_default(
+    world: dict[str, Any],
+) -> None:
+    (outside, dns) = _gateway_egress(objects(world, "egress"), "egress")
+    assert outside["to"] == [
+        {
+            "ipBlock": {
+                "cidr": "0.0.0.0/0",
+                "except": [
+                    "10.0.0.0/8",
+                    "100.64.0.0/10",
+                    "127.0.0.0/8",
+                    "169.254.0.0/16",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16",
+                ],
+            }
+        }
+    ]
+    assert {p["port"] for p in outside["ports"]} == {443, 5432}
+    assert "podSelector" in json.dumps(dns["to"]) and dns["ports"][0]["port"] == 53
+
+
+def test_cluster_cidr_names_the_ranges_closed_to_the_gateway_and_metadata_stays_closed(
+    world: dict[str, Any],
+) -> None:
+    ranges = ("--cluster-cidr", "10.244.0.0/16", "--cluster-cidr", "10.96.0.0/12")
+    objs = list(yaml.safe_load_all(ok(render(world, "egress", *ranges)).stdout))
+    outside = _gateway_egress(objs, "egress")[0]
+    assert outside["to"][0]["ipBlock"]["except"] == [
+        "10.244.0.0/16",
+        "10.96.0.0/12",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+    ]
+    refused = render(world, "egress", "--cluster-cidr", "0.0.0.0/0")
+    assert refused.returncode == 1
+    assert "--cluster-cidr 0.0.0.0/0: that is every address" in refused.stderr
+
+
+def test_a_declared_private_address_gets_its_own_opening_and_goes_to_the_gateway(
+    world: dict[str, Any],
+) -> None:
+    objs = objects(world, "private")
+    outside, private, _ = _gateway_egress(objs, "private")
+    assert "10.0.0.0/8" in outside["to"][0]["ipBlock"]["except"]
+    assert private == {
+        "to": [{"ipBlock": {"cidr": "10.0.12.7/32"}}],
+        "ports": [{"protocol": "TCP", "port": 5432}],
+    }
+    data = the(objs, "ConfigMap", "run-private-gateway")["data"]
+    assert json.loads(data["config.json"])["rules"] == [
+        {"host": "db.internal", "port": 5432, "address": "10.0.12.7"}
+    ]
+    # The address policy travels with the gateway.
+    assert set(data) == {"gateway.py", "addresses.py", "config.json"}
 
 
 def test_volumes_are_the_ones_the_user_named_with_the_declared_access(

@@ -32,7 +32,16 @@ DIGEST = "sha256:" + "ab" * 32
 QUANTITY = "must be a quantity such as 256Mi (bytes, or a number with Ki, Mi, Gi, Ti, k, M, G or T)"
 DURATION = "must be a duration such as 30s (a whole number with ms, s, m or h)"
 CPUS = "must be a decimal number of CPUs with at most 3 decimals, such as 0.5"
-HOST_BAD = "must be a DNS name (api.acme.test), a wildcard (*.acme.test) or an IP address"
+HOST_BAD = "must be a DNS name (api.acme.test) or a wildcard (*.acme.test)"
+HOST_IP = (
+    "is an IP address; the sandbox reaches destinations by name only: give the "
+    "destination a name and its address (host: db.internal, address: 10.0.12.7)"
+)
+ADDRESS_PRIVATE = (
+    "must lie in a private range (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7); "
+    "this is {}: loopback, link-local, multicast and reserved addresses are never "
+    "reachable, and public ones need no address"
+)
 SOCKET = "is where a container engine socket lives; mppoci never gives one to a tool"
 UNPINNED = (
     "an image from a registry must be pinned; write NAME@sha256:<digest> "
@@ -159,7 +168,7 @@ CASES = [
         "unknown-in-egress",
         set_("permissions.network.egress[0].protocol", "udp"),
         "permissions.network.egress[0].protocol: unknown field (allowed here: host, port, why, "
-        "dangerouslyAllowAnyHost)",
+        "dangerouslyAllowAnyHost, address)",
     ),
     Case(
         "unknown-in-resources",
@@ -478,9 +487,47 @@ CASES = [
                 "a bare * allows every host; set dangerouslyAllowAnyHost: true on this entry "
                 "if that is what you mean",
             ),
-            ("ipv6-long-form", "0:0:0:0:0:0:0:1", "write this IPv6 address in its short form: ::1"),
-            ("ipv6-scoped", "fe80::1%eth0", HOST_BAD),
+            # The sandbox has no IP route: an address it names leads nowhere.
+            ("ipv4-literal", "10.0.0.1", HOST_IP),
+            ("ipv4-public-literal", "203.0.113.9", HOST_IP),
+            ("ipv6-literal", "2001:db8::1", HOST_IP),
+            ("ipv6-long-form", "0:0:0:0:0:0:0:1", HOST_IP),
+            ("ipv6-scoped", "fe80::1%eth0", HOST_IP),
         )
+    ),
+    *(
+        Case(
+            f"address-{case_id}",
+            set_("permissions.network.egress[0].address", address),
+            f"permissions.network.egress[0].address: {message}",
+        )
+        for case_id, address, message in (
+            ("loopback", "127.0.0.1", ADDRESS_PRIVATE.format("loopback")),
+            ("metadata", "169.254.169.254", ADDRESS_PRIVATE.format("link-local")),
+            ("public", "203.0.114.1", ADDRESS_PRIVATE.format("public")),
+            ("multicast", "224.0.0.1", ADDRESS_PRIVATE.format("multicast")),
+            ("too-wide", "10.0.0.0/7", ADDRESS_PRIVATE.format("public")),
+            ("ipv6-loopback", "::1", ADDRESS_PRIVATE.format("loopback")),
+            (
+                "host-bits",
+                "10.0.12.1/24",
+                "must be an IP address (10.0.12.7) or a network (10.0.12.0/24) with no host bits",
+            ),
+            (
+                "name",
+                "db.internal",
+                "must be an IP address (10.0.12.7) or a network (10.0.12.0/24) with no host bits",
+            ),
+            ("number", 10, "must be a string"),
+        )
+    ),
+    Case(
+        "address-on-any-host",
+        lambda doc: doc["permissions"]["network"]["egress"][0].update(
+            host="*", dangerouslyAllowAnyHost=True, address="10.0.0.0/8"
+        ),
+        "permissions.network.egress[0].address: any host (*) cannot have an address; "
+        "declare the machines by name",
     ),
     Case(
         "any-host-flag-on-normal-host",

@@ -239,9 +239,6 @@ def test_pinned_runtimes_are_accepted(runtime: str) -> None:
         ("api.acme.test", False),
         ("localhost", False),
         ("*.acme.test", False),
-        ("10.0.0.1", False),
-        ("::1", False),
-        ("2001:db8::1", False),
         ("*", True),
     ],
 )
@@ -251,6 +248,39 @@ def test_egress_host_forms_are_accepted(host: str, flag: bool) -> None:
         {"host": host, "port": 443, "why": "w", "dangerouslyAllowAnyHost": flag}
     ]
     assert parse_source(_yaml(doc)).permissions.egress[0].host == host
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        (
+            "10.0.12.7",
+            "Connect to a machine on your private network: 10.0.12.7:5432 (as db.internal)",
+        ),
+        (
+            "192.168.4.0/24",
+            "Connect to machines on your private network in 192.168.4.0/24, port 5432",
+        ),
+        ("100.64.1.2", "Connect to a machine on your private network: 100.64.1.2:5432"),
+        ("fd12:3456::7", "Connect to a machine on your private network: [fd12:3456::7]:5432"),
+    ],
+)
+def test_a_declared_private_address_is_kept_shown_in_plain_words_and_part_of_the_permission(
+    address: str, words: str
+) -> None:
+    from mppoci.approval.words import permission_lines
+    from mppoci.manifest import permissions_digest
+
+    doc = _maximal_doc()
+    entry = {"host": "db.internal", "port": 5432, "why": "the database"}
+    doc["permissions"]["network"]["egress"] = [entry]
+    without = parse_source(_yaml(doc))
+    doc["permissions"]["network"]["egress"] = [{**entry, "address": address}]
+    m = parse_source(_yaml(doc))
+    assert m.permissions.egress[0].address == address
+    assert any(line.startswith(words) for line in permission_lines(m)), permission_lines(m)
+    # It is a permission: approving the entry without it does not approve it.
+    assert permissions_digest(m) != permissions_digest(without)
 
 
 def test_mount_paths_that_only_look_reserved_are_accepted() -> None:

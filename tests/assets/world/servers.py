@@ -1,7 +1,8 @@
 """The test's own "outside world": run in a container on a network the test
-created. One script, three roles: http, https (with a certificate from a CA
-the test made), echo (raw TCP), and dns (logs every query it receives and
-answers none)."""
+created. One script, four roles: http, https (with a certificate from a CA
+the test made), echo (raw TCP), and dns (logs every query it receives; answers
+only the names given as NAME=IPV4 arguments, which is how a test makes a
+declared name resolve to an address of its choosing)."""
 
 import http.server
 import socket
@@ -43,9 +44,31 @@ elif role == "echo":
         conn, _ = listener.accept()
         threading.Thread(target=echo, args=(conn,), daemon=True).start()
 elif role == "dns":
+    names = dict(arg.split("=", 1) for arg in sys.argv[3:])
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("0.0.0.0", 53))
     print("ready", flush=True)
     while True:
         data, addr = sock.recvfrom(4096)
         print("query", data.hex(), flush=True)
+        labels, pos = [], 12
+        while pos < len(data) and data[pos]:
+            labels.append(data[pos + 1 : pos + 1 + data[pos]].decode("ascii", "replace"))
+            pos += 1 + data[pos]
+        name = ".".join(labels).lower()
+        question = data[12 : pos + 5]
+        qtype = int.from_bytes(data[pos + 1 : pos + 3], "big")
+        if name in names:
+            header = (
+                data[:2]
+                + b"\x81\x80"
+                + b"\x00\x01"
+                + (b"\x00\x01" if qtype == 1 else b"\x00\x00")
+                + b"\x00\x00\x00\x00"
+            )
+            body = question
+            if qtype == 1:
+                body += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x1e\x00\x04" + socket.inet_aton(
+                    names[name]
+                )
+            sock.sendto(header + body, addr)

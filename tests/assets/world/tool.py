@@ -1,19 +1,34 @@
 """A tool with declared egress that also tries everything it did not declare.
-Prints one line per attempt: LABEL: OK ... or LABEL: DENIED <reason>."""
+Prints one line per attempt: LABEL: OK ..., LABEL: REACHED ... (connection
+refused: a packet arrived and something answered, so it was NOT denied) or
+LABEL: DENIED <reason> (no route, unreachable, timed out, name refused...).
+With ``probe=HOST:PORT,HOST:PORT...`` it only tries connect() to each."""
 
+import errno
+import functools
 import socket
 import ssl
 import sys
+import urllib.error
 import urllib.request
 
 targets = dict(arg.split("=", 1) for arg in sys.argv[1:])
+
+
+def _refused(e):
+    while e is not None:
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return True
+        e = getattr(e, "reason", None) if isinstance(e, urllib.error.URLError) else e.__cause__
+    return False
 
 
 def attempt(label, action):
     try:
         result = action()
     except Exception as e:
-        print(f"{label}: DENIED {type(e).__name__}: {e}", flush=True)
+        verdict = "REACHED" if _refused(e) else "DENIED"
+        print(f"{label}: {verdict} {type(e).__name__}: {e}", flush=True)
     else:
         print(f"{label}: OK {result}", flush=True)
 
@@ -49,6 +64,57 @@ def raw_dns(server, name):
         raise OSError(f"rcode {rcode}, {answers} answers")
     return "answered"
 
+
+def connect_address(address, port):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(3)
+        s.connect((address, port))
+        return "connected"
+
+
+def send(host, port):
+    """Connect by name and talk: the gateway's refusal shows as a closed connection."""
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+        reply = s.recv(64)
+        if not reply:
+            raise OSError("closed without a reply")
+        return reply.decode(errors="replace")
+
+
+def flood(n):
+    """n DNS queries (each for another undeclared name) and n connections."""
+    answered = 0
+    for i in range(n):
+        try:
+            raw_dns("127.0.0.1", f"flood-{i}.evil.example")
+        except OSError:
+            answered += 1  # REFUSED, as it must be
+    for _ in range(n):
+        with socket.create_connection(("db.test", 5432), timeout=5):
+            pass
+    return f"{answered} refused, {n} connections"
+
+
+if "wait" in targets:  # stay up while the test inspects the run's containers
+    import time
+
+    time.sleep(float(targets["wait"]))
+    sys.exit(0)
+if "flood" in targets:
+    attempt("flood", functools.partial(flood, int(targets["flood"])))
+    sys.exit(0)
+if "probe" in targets:
+    for item in targets["probe"].split(","):
+        address, _, port = item.rpartition(":")
+        attempt(f"probe {item}", functools.partial(connect_address, address.strip("[]"), int(port)))
+    sys.exit(0)
+if "send" in targets:
+    for item in targets["send"].split(","):
+        host, _, port = item.rpartition(":")
+        attempt(f"send {item}", functools.partial(send, host, int(port)))
+    sys.exit(0)
 
 ca = ssl.create_default_context(cafile="/pkg/ca.pem")
 attempt("declared http", lambda: get("http://api.test:8080/"))
