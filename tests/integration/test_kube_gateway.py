@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import secrets
 import shutil
 import time
@@ -85,15 +86,25 @@ def _wait_logs(container: Any, text: bytes) -> None:
 @pytest.fixture
 def network(docker_client: Any) -> Iterator[tuple[str, str]]:
     """A network with a subnet of its own; (name, the address the gateway gets)."""
+    import docker.errors
     import docker.types
 
-    third = secrets.randbelow(200) + 20
-    subnet = f"10.214.{third}.0/24"
-    pool = docker.types.IPAMPool(subnet=subnet, gateway=f"10.214.{third}.1")
     name = f"mppoci-test-kgw-{secrets.token_hex(4)}"
-    docker_client.networks.create(
-        name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool])
-    )
+    # Any free /24 of 10.214.20-219 (a leftover or another network may hold one).
+    thirds = list(range(20, 220))
+    random.shuffle(thirds)
+    for third in thirds:
+        pool = docker.types.IPAMPool(subnet=f"10.214.{third}.0/24", gateway=f"10.214.{third}.1")
+        try:
+            docker_client.networks.create(
+                name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool])
+            )
+            break
+        except docker.errors.APIError as e:
+            if "overlap" not in str(e).lower():
+                raise
+    else:
+        pytest.fail("no free /24 in 10.214.20.0-10.214.219.0 for the test network")
     try:
         yield name, f"10.214.{third}.53"
     finally:

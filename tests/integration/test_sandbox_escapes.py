@@ -259,6 +259,16 @@ def suite(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Itera
         container.remove(force=True)
 
 
+@pytest.fixture(autouse=True)
+def no_container_is_left_behind(suite: Suite) -> Iterator[None]:
+    """After every test of this module, the timeout and out-of-memory runs
+    included: no container of the suite remains (checked after each test, not
+    once, so it holds whatever order the tests run in)."""
+    yield
+    left = [(c.short_id, c.labels.get(PACKAGE_LABEL), c.status) for c in suite.leftovers()]
+    assert left == []
+
+
 @pytest.fixture(scope="module")
 def run_tool(suite: Suite) -> Callable[..., subprocess.CompletedProcess[str]]:
     return suite.run_tool
@@ -927,12 +937,3 @@ def test_binaries_dropped_into_tmp_cannot_be_executed(
     assert got["exec copied shell"] == "EACCES", shown(result)
     assert got["exec script"] == "EACCES", shown(result)
     assert got["execve directly"] == "EACCES", shown(result)
-
-
-# --- after every run ----------------------------------------------------------
-
-
-def test_no_container_of_the_suite_is_left_behind(suite: Suite) -> None:
-    # Every run above, the timeout and the out-of-memory ones included.
-    left = [(c.short_id, c.labels.get(PACKAGE_LABEL), c.status) for c in suite.leftovers()]
-    assert left == []
