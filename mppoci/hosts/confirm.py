@@ -30,6 +30,7 @@ from typing import Any
 
 import mcp_types as types
 
+from mppoci.hosts.content import arguments_digest
 from mppoci.manifest import Manifest, Tool
 from mppoci.text import terminal_safe
 
@@ -78,20 +79,51 @@ def _elided(text: str) -> str:
     return f"{text[:keep]}…({len(text)} chars)…{text[-keep:]}"
 
 
-def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
-    """One line per argument value (``path = JSON value``), sorted, escaped
-    for display, long values elided in the middle with their length; None
-    when there are too many values to show them all."""
+def _unseen(text: str) -> int:
+    """How many characters of ``text`` :func:`_elided` leaves out."""
+    return 0 if len(text) <= SHOWN_VALUE else len(text) - 2 * ((SHOWN_VALUE - 20) // 2)
+
+
+def _leaf_list(arguments: Mapping[str, Any]) -> list[tuple[str, str]] | None:
     leaves: list[tuple[str, str]] = []
     for key in sorted(arguments, key=str):
         _leaves(arguments[key], _path("", str(key)), leaves)
         if len(leaves) > SHOWN_VALUES:
             return None
-    if len(leaves) > SHOWN_VALUES:
+    return leaves
+
+
+def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
+    """One line per argument value (``path = JSON value``), sorted, escaped
+    for display, long values elided in the middle with their length; None
+    when there are too many values to show them all."""
+    leaves = _leaf_list(arguments)
+    if leaves is None:
         return None
     # Escaped after eliding, so an escape is never cut in half; the path is
     # escaped too, as keys come from the model like values.
     return [f"  {terminal_safe(_elided(path))} = {terminal_safe(_elided(v))}" for path, v in leaves]
+
+
+def unseen_lines(arguments: Mapping[str, Any]) -> list[str]:
+    """For each elided value (or key path), a line saying how many of its
+    characters are not shown, with the SHA-256 of the whole arguments: an
+    elided middle could hide ``; rm -rf ~ ;``, and the person should know
+    that something is unseen and be able to check what it was."""
+    leaves = _leaf_list(arguments) or []
+    notes: list[tuple[str, int]] = []
+    for path, value in leaves:
+        if _unseen(path):
+            notes.append((f"key path {terminal_safe(_elided(path))}", _unseen(path)))
+        if _unseen(value):
+            notes.append((f"value {terminal_safe(_elided(path))}", _unseen(value)))
+    if not notes:
+        return []
+    digest = arguments_digest(arguments)
+    return [
+        f"  ({what}: {count} characters not shown; {digest} of all the arguments, canonical JSON)"
+        for what, count in notes
+    ]
 
 
 def too_large_to_show(arguments: Mapping[str, Any]) -> str | None:
@@ -119,7 +151,7 @@ def question(manifest: Manifest, tool: Tool, arguments: Mapping[str, Any]) -> st
     if lines is None:
         raise ValueError("the arguments are too many to show; refuse the call")
     kind = "may change or delete things" if tool.annotations.destructive else "may change things"
-    shown = "\n".join(lines) if lines else "  (none)"
+    shown = "\n".join(lines + unseen_lines(arguments)) if lines else "  (none)"
     return (
         f"Allow {manifest.name} {manifest.version} (publisher {manifest.publisher}) "
         f"to run its tool {tool.name!r}? It is not read-only and {kind}.\n"
