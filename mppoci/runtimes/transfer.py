@@ -128,8 +128,7 @@ def pull_runtime(client: Any, registry: RegistryClient, ref: RemoteRef, scratch:
     for layer in oci.layers:
         if layer.media_type not in (OCI_LAYER_TAR, DOCKER_LAYER_TAR):
             raise UntrustedContentError(
-                "runtime layers must be uncompressed tars, not "
-                f"{terminal_safe(layer.media_type)}"
+                f"runtime layers must be uncompressed tars, not {terminal_safe(layer.media_type)}"
             )
         if not scratch.has_blob(layer.digest):
             with scratch.writer() as w:
