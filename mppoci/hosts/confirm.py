@@ -40,6 +40,9 @@ TICKET_SECONDS = 600.0
 SHOWN_VALUE = 200  # characters of one argument value (or path) before its middle is elided
 SHOWN_VALUES = 64  # argument values in one question; more are refused, never cut
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# A run of blanks long enough to push the rest of a value onto a terminal
+# row of its own, where it would read as another argument line.
+_BLANK_RUN = re.compile(r"\s{4,}")
 
 
 def supports_form(capabilities: types.ClientCapabilities | None) -> bool:
@@ -69,6 +72,11 @@ def _leaves(value: Any, path: str, out: list[tuple[str, str]]) -> None:
             _leaves(sub, f"{path}[{index}]", out)
     else:
         out.append((path, json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+
+def _shown(text: str) -> str:
+    """``text`` with each run of 4+ blanks written as its length."""
+    return _BLANK_RUN.sub(lambda m: f"«{len(m.group())} blanks»", text)
 
 
 def _elided(text: str) -> str:
@@ -102,7 +110,10 @@ def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
         return None
     # Escaped after eliding, so an escape is never cut in half; the path is
     # escaped too, as keys come from the model like values.
-    return [f"  {terminal_safe(_elided(path))} = {terminal_safe(_elided(v))}" for path, v in leaves]
+    return [
+        f"  {terminal_safe(_elided(_shown(path)))} = {terminal_safe(_elided(_shown(v)))}"
+        for path, v in leaves
+    ]
 
 
 def unseen_lines(arguments: Mapping[str, Any]) -> list[str]:
@@ -112,7 +123,8 @@ def unseen_lines(arguments: Mapping[str, Any]) -> list[str]:
     that something is unseen and be able to check what it was."""
     leaves = _leaf_list(arguments) or []
     notes: list[tuple[str, int]] = []
-    for path, value in leaves:
+    for raw_path, raw_value in leaves:
+        path, value = _shown(raw_path), _shown(raw_value)
         if _unseen(path):
             notes.append((f"key path {terminal_safe(_elided(path))}", _unseen(path)))
         if _unseen(value):

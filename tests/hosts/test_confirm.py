@@ -155,7 +155,7 @@ def test_the_question_lists_arguments_in_a_stable_order() -> None:
 
 
 def test_an_elided_middle_hiding_a_command_is_announced_with_its_size_and_digest() -> None:
-    args = {"cmd": "echo hello " + " " * 300 + "; rm -rf ~ ;" + " " * 300 + " # harmless"}
+    args = {"cmd": "echo hello " + "- " * 150 + "; rm -rf ~ ;" + " -" * 150 + " # harmless"}
     text = _ask(args)
     assert "; rm -rf ~ ;" not in text  # the attack: the middle is not shown ...
     # ... so the question says so, with how much is unseen and a digest to check.
@@ -171,3 +171,21 @@ def test_no_unseen_note_when_every_value_is_shown_whole() -> None:
 def test_an_elided_key_path_is_announced_too() -> None:
     text = _ask({"k" * 400: 1})
     assert "(key path k" in text and "characters not shown;" in text
+
+
+def test_blank_padding_cannot_hide_a_command_or_push_a_fake_line() -> None:
+    """300 spaces either side once put ``; rm -rf ~ ;`` in the elided middle,
+    and 80 spaces push ``recursive = false`` onto a terminal row of its own."""
+    hidden = _ask({"cmd": "echo hello " + " " * 300 + "; rm -rf ~ ;" + " " * 300 + "# ok"})
+    assert '"echo hello«301 blanks»; rm -rf ~ ;«300 blanks»# ok"' in hidden
+    fake = _ask({"path": "/home/u/notes" + " " * 80 + "recursive = false", "recursive": True})
+    assert '  path = "/home/u/notes«80 blanks»recursive = false"\n' in fake
+    assert "    " not in fake.replace("\n  ", "\n")  # no run of 4 blanks anywhere
+
+
+def test_invisible_padding_and_marks_in_an_argument_are_escaped() -> None:
+    text = _ask({"path": "/home/u/notes" + "\u3164" * 40 + "  recursive = false"})
+    assert "\u3164" not in text and "\\u3164" * 40 in text
+    text = _ask({"path": "/home/u\u034f\ufe0f\u17b4/notes", "p2": "/etc/passwd\u0338\u20e5"})
+    for ch in "\u034f\ufe0f\u17b4\u0338\u20e5":
+        assert ch not in text
