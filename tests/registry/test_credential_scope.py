@@ -199,3 +199,14 @@ def test_origin_is_the_host_requests_connects_to_and_none_when_ambiguous() -> No
     assert ambiguity("http://127.0.0.1:5000/v2/?next=a@b\\c") is None  # query, not authority
     assert origin_of("http://[::1]:5000/v2/") == ("http", "::1", 5000)
     assert origin_of("HTTP://LocalHost/v2/") == ("http", "localhost", 80)
+
+
+def test_a_url_two_parsers_read_as_different_hosts_is_not_followed() -> None:
+    # urllib.parse keeps "ex%61mple.invalid"; urllib3 decodes it to "example.invalid".
+    url = "http://ex%61mple.invalid/v2/"
+    assert ambiguity(url) == "URL parsers disagree on its host"
+    session = NoNetwork()
+    transport = Transport("127.0.0.1:5000", TransportOptions(), session=session)
+    with pytest.raises(TransportError, match="URL parsers disagree"):
+        transport.request("GET", url, headers={"Authorization": "Basic YWxpY2U6czNjcmV0"})
+    assert session.calls == []
