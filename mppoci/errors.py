@@ -8,11 +8,22 @@ library never prints and never exits.
 
 from __future__ import annotations
 
+from mppoci.text import terminal_safe
+
 
 class Error(Exception):
-    """Root of every error mppoci raises on purpose."""
+    """Root of every error mppoci raises on purpose.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    A message often quotes text from outside (a registry's media type, a
+    YAML tag, a lock entry). So the message and the hint are escaped as one
+    line (:func:`mppoci.text.terminal_safe`): a newline or control an
+    outsider put in a value is shown as ``\\x0a``, never obeyed. An error
+    whose lines are mppoci's own passes ``multiline=True`` and escapes each
+    outside value itself where it puts it in."""
+
+    def __init__(self, message: str, *, hint: str | None = None, multiline: bool = False) -> None:
+        message = terminal_safe(message, multiline=multiline)
+        hint = None if hint is None else terminal_safe(hint, multiline=multiline)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -50,11 +61,13 @@ class ManifestError(UntrustedContentError):
     def __init__(self, problems: list[tuple[str, str]], *, source: str = "mpp.yaml") -> None:
         self.problems = list(problems)
         self.source = source
-        lines = [f"{path}: {msg}" if path else msg for path, msg in self.problems]
+        # One line per problem; each may quote the file, so each is escaped.
+        lines = [terminal_safe(f"{path}: {msg}" if path else msg) for path, msg in self.problems]
         super().__init__(
-            f"{source} is invalid:\n  " + "\n  ".join(lines),
+            f"{terminal_safe(source)} is invalid:\n  " + "\n  ".join(lines),
             hint="fix the fields named above; the format is documented in docs/manifest.md "
             "and schema/mpp-v1.schema.json",
+            multiline=True,
         )
 
 
@@ -64,8 +77,15 @@ class VerificationError(UntrustedContentError):
 
     ``verdict`` is the :class:`mppoci.trust.verdict.Verdict` that refused it."""
 
-    def __init__(self, message: str, *, hint: str | None = None, verdict: object = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        verdict: object = None,
+        multiline: bool = False,
+    ) -> None:
+        super().__init__(message, hint=hint, multiline=multiline)
         self.verdict = verdict
 
 

@@ -69,6 +69,41 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+MAX_NAME_TRIES = 1000
+
+
+def write_new(folder: Path, stem: str, suffix: str, data: bytes, *, mode: int = 0o600) -> Path:
+    """Write ``data`` to a file that did not exist before, ``stem + suffix``
+    in ``folder``, or ``stem-1 + suffix``, ``stem-2 + suffix``... when that
+    name is taken (created with O_EXCL, so two writers never share one).
+    Returns the path written; the file is complete (fsynced) when it
+    returns, and removed again on failure.
+
+    Raises:
+        FileExistsError: :data:`MAX_NAME_TRIES` names were all taken.
+    """
+    for n in range(MAX_NAME_TRIES):
+        path = folder / (f"{stem}{suffix}" if n == 0 else f"{stem}-{n}{suffix}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException as e:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            if is_disk_full(e):
+                raise disk_full(path.name, folder) from None
+            raise
+        fsync_dir(folder)
+        return path
+    raise FileExistsError(f"{folder / stem}{suffix} and {MAX_NAME_TRIES - 1} more names are taken")
+
+
 @contextlib.contextmanager
 def locked(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``lock_path`` (created if missing).

@@ -18,10 +18,11 @@ from types import MappingProxyType
 from typing import Any
 
 from mppoci.digest import Digest, is_digest
-from mppoci.errors import UntrustedContentError
+from mppoci.errors import UntrustedContentError, UserInputError
 from mppoci.fsutil import atomic_write
 from mppoci.reference import is_remote, parse_local, parse_remote
 from mppoci.semver import is_semver
+from mppoci.text import terminal_safe
 
 LOCK_FILE = "mppoci.lock"
 
@@ -62,17 +63,34 @@ def parse_lock(data: bytes, path: Path) -> Lock:
         raise _bad(path, "packages must be an object")
     pins: dict[str, Pin] = {}
     for reference, entry in packages.items():
+        # The key is shown by `lock list` and in messages: it must be a
+        # reference, and is escaped as one line wherever it is quoted.
+        name = f"'{terminal_safe(reference)}'"
+        if not _is_reference(reference):
+            raise _bad(
+                path,
+                f"entry {name} is not a reference (publisher/tool[:version], "
+                "sha256:<digest>, or registry/repository[:tag][@sha256:<digest>])",
+            )
         if not isinstance(entry, dict) or set(entry) - {"digest", "permissions"}:
-            raise _bad(path, f"entry {reference!r} has unknown fields")
+            raise _bad(path, f"entry {name} has unknown fields")
         digest, permissions = entry.get("digest"), entry.get("permissions")
         if not isinstance(digest, str) or not is_digest(digest):
-            raise _bad(path, f"entry {reference!r} has no valid digest")
+            raise _bad(path, f"entry {name} has no valid digest")
         if permissions is not None and (
             not isinstance(permissions, str) or not is_digest(permissions)
         ):
-            raise _bad(path, f"entry {reference!r} has an invalid permissions digest")
+            raise _bad(path, f"entry {name} has an invalid permissions digest")
         pins[reference] = Pin(Digest(digest), Digest(permissions) if permissions else None)
     return Lock(MappingProxyType(pins))
+
+
+def _is_reference(text: str) -> bool:
+    try:
+        parse_remote(text) if is_remote(text) else parse_local(text)
+    except UserInputError:
+        return False
+    return True
 
 
 def lock_bytes(lock: Lock) -> bytes:

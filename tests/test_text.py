@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import pytest
 
-from mppoci.text import first_hidden, terminal_safe
+from mppoci.text import DEFAULT_IGNORABLE, first_hidden, is_hidden, terminal_safe
+from tests.text_oracle import unsafe
 
 HOSTILE = json.loads((Path(__file__).parent / "assets/hostile/text/strings.json").read_text())
 
 
 def _obeyed(text: str) -> list[str]:
     """Characters a terminal could act on or not show (checked independently)."""
-    return [ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    return unsafe(text)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -45,3 +45,33 @@ def test_a_single_field_loses_its_newlines_a_block_keeps_them() -> None:
     assert terminal_safe("a\tb\n\x1b", multiline=True) == "a\tb\n\\x1b"
     assert first_hidden("a\nb", multiline=True) is None
     assert first_hidden("a\nb") == (1, "\\x0a")
+
+
+def test_hangul_filler_padding_is_escaped_so_no_fake_line_is_shown() -> None:
+    why = "Fetch data" + "\u3164" * 8 + "   - No network access at all"
+    shown = terminal_safe(why)
+    assert "\u3164" not in shown
+    assert shown == "Fetch data" + "\\u3164" * 8 + "   - No network access at all"
+
+
+def test_every_default_ignorable_code_point_is_hidden() -> None:
+    for low, high in DEFAULT_IGNORABLE:
+        for code in range(low, high + 1):
+            assert is_hidden(chr(code)), hex(code)
+    for ch in "\u115f\u1160\u3164\uffa0\u2800\u034f\ufe00\ufe0f\U000e0100\U000e01ef":
+        assert is_hidden(ch), ascii(ch)
+    for ch in "\u17b4\u17b5\u180b\u180f\ue000\U000f0000\u0378\ufffc":
+        assert is_hidden(ch), ascii(ch)
+
+
+def test_stacked_combining_marks_beyond_two_are_escaped() -> None:
+    zalgo = "Z" + "\u0301\u0302\u0303\u0304"
+    assert terminal_safe(zalgo) == "Z\u0301\u0302\\u0303\\u0304"
+    assert first_hidden(zalgo) == (3, "\\u0303")
+    decomposed = "Vie\u0323\u0302t"  # Vietnamese: two marks on one letter are ordinary
+    assert terminal_safe(decomposed) == decomposed
+    assert first_hidden(decomposed) is None
+
+
+def test_an_overlay_mark_that_strikes_through_a_letter_is_escaped() -> None:
+    assert terminal_safe("/etc/passwd\u0338") == "/etc/passwd\\u0338"

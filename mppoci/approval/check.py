@@ -20,6 +20,7 @@ from mppoci.errors import UserInputError
 from mppoci.locations import Locations
 from mppoci.lockfile import Lock, pin_mismatch
 from mppoci.manifest import Manifest
+from mppoci.text import terminal_safe
 
 
 class NotApprovedError(UserInputError):
@@ -56,8 +57,8 @@ def revoked_refusal(manifest: Manifest, reference: str, lock: Path) -> NotApprov
 
 def refusal(manifest: Manifest, decision: Decision, reference: str) -> NotApprovedError:
     if decision.status is Status.CHANGED:
-        changes = [f"  + {line}" for line in decision.added] + [
-            f"  - {line}" for line in decision.removed
+        changes = [f"  + {terminal_safe(line)}" for line in decision.added] + [
+            f"  - {terminal_safe(line)}" for line in decision.removed
         ]
         if not changes:
             # Same sentences, other digest: recorded before the approval bound
@@ -68,7 +69,8 @@ def refusal(manifest: Manifest, decision: Decision, reference: str) -> NotApprov
         return NotApprovedError(
             f"{manifest.name} {manifest.version} asks for other permissions than you approved:\n"
             + "\n".join(changes),
-            hint=f"review them and run `mppoci approve {reference}`",
+            hint=f"review them and run `mppoci approve {terminal_safe(reference)}`",
+            multiline=True,
         )
     return NotApprovedError(
         f"{manifest.name} {manifest.version} has not been approved on this machine",

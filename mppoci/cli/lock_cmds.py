@@ -10,6 +10,7 @@ import typer
 from mppoci.cli import context, registry_opts
 from mppoci.cli.output import echo
 from mppoci.reference import is_remote, parse_remote
+from mppoci.text import terminal_safe
 
 app = typer.Typer(help="Pin references to digests (mppoci.lock).", no_args_is_help=True)
 
@@ -68,4 +69,4 @@ def list_(
         echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        echo(f"{row['reference']}  {row['digest']}")
+        echo(f"{terminal_safe(str(row['reference']))}  {row['digest']}")

@@ -14,6 +14,7 @@ import typer
 from mppoci.cli import context, prompts, verifying
 from mppoci.cli.options import AllowDowngrade
 from mppoci.cli.output import echo
+from mppoci.cli.tool_output import TerminalSafeWriter, for_terminal
 from mppoci.errors import Error, UserInputError
 from mppoci.text import terminal_safe
 
@@ -315,12 +316,24 @@ def run(
             "--audit-args", help="Keep the arguments in the audit log (default: a digest)."
         ),
     ] = False,
+    raw_output: Annotated[
+        bool,
+        typer.Option(
+            "--raw-output",
+            help="Pass the tool's output to the terminal unescaped (it may then forge "
+            "mppoci's messages or send terminal commands).",
+        ),
+    ] = False,
 ) -> None:
     """Verify, check approval, and run a package in a fresh locked-down container.
 
+    On a terminal, the tool's stdout and stderr are escaped (controls and
+    invisible characters shown as \\x1b, \\u202e ...); through a pipe they
+    are passed byte for byte.
+
     Exits with the tool's exit code; 125 when mppoci itself refused or failed."""
     try:
-        code = _run(reference, args, mount, env, allow_downgrade, audit_args)
+        code = _run(reference, args, mount, env, allow_downgrade, audit_args, raw_output)
     except Error as e:
         echo(f"mppoci: error: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_MPPOCI_FAILED) from None
@@ -334,6 +347,7 @@ def _run(
     env: list[str] | None,
     allow_downgrade: bool,
     audit_args: bool,
+    raw_output: bool = False,
 ) -> int:
     from mppoci.api import execute, require_approval
     from mppoci.approval.check import NotApprovedError, decide
@@ -353,17 +367,24 @@ def _run(
         decision = decide(context.locations(), manifest)
         if not (prompts.interactive() and _ask_and_record(manifest, verified, decision)):
             raise
-    result = execute(
-        context.store(),
-        context.locations(),
-        verified,
-        request,
-        stdin=sys.stdin.buffer,
-        stdout=sys.stdout.buffer,
-        stderr=sys.stderr.buffer,
-        environ=os.environ,
-        record_args=audit_args,
-    )
+    stdout = for_terminal(sys.stdout.buffer, is_terminal=sys.stdout.isatty(), raw=raw_output)
+    stderr = for_terminal(sys.stderr.buffer, is_terminal=sys.stderr.isatty(), raw=raw_output)
+    try:
+        result = execute(
+            context.store(),
+            context.locations(),
+            verified,
+            request,
+            stdin=sys.stdin.buffer,
+            stdout=stdout,
+            stderr=stderr,
+            environ=os.environ,
+            record_args=audit_args,
+        )
+    finally:
+        for stream in (stdout, stderr):
+            if isinstance(stream, TerminalSafeWriter):
+                stream.finish()
     resources = manifest.permissions.resources
     if result.timed_out:
         echo(

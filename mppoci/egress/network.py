@@ -19,6 +19,7 @@ from typing import Any
 
 from mppoci.errors import RuntimeEngineError
 from mppoci.manifest import EgressRule
+from mppoci.text import terminal_safe
 
 SCRIPTS = tuple(Path(__file__).with_name(n) for n in ("gateway.py", "relay.py", "addresses.py"))
 OWNER_LABEL = "dev.mppoci.owner"
@@ -257,8 +258,9 @@ def _wait_ready(container: Any, role: str) -> None:
     while time.monotonic() < deadline:
         container.reload()
         if container.status not in ("created", "running"):
-            tail = container.logs(tail=20).decode(errors="replace")
-            raise RuntimeEngineError(f"the egress {role} stopped at start:\n{tail}")
+            logs = container.logs(tail=20).decode(errors="replace")
+            tail = "\n".join(terminal_safe(line) for line in logs.split("\n"))
+            raise RuntimeEngineError(f"the egress {role} stopped at start:\n{tail}", multiline=True)
         if b'"kind": "ready"' in container.logs():
             return
         time.sleep(0.05)

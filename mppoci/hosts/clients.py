@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from mppoci.errors import UserInputError
-from mppoci.fsutil import atomic_write
+from mppoci.fsutil import atomic_write, write_new
 
 
 class ClientName(StrEnum):
@@ -184,8 +183,9 @@ def install(
         existing = parsed
         mode = path.stat().st_mode & 0o777
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        backup = path.with_name(f"{path.name}.{stamp}.bak")
-        shutil.copy2(path, backup)
+        # A new file every time (O_EXCL, a counter when the stamp is taken):
+        # a second install in the same microsecond never overwrites a backup.
+        backup = write_new(folder, f"{path.name}.{stamp}", ".bak", raw, mode=mode)
     servers = existing.get(servers_key(client))
     replaced = isinstance(servers, dict) and name in servers
     merged = merge(existing, client, name, entry)

@@ -30,6 +30,7 @@ from typing import Any
 
 import mcp_types as types
 
+from mppoci.hosts.content import arguments_digest
 from mppoci.manifest import Manifest, Tool
 from mppoci.text import terminal_safe
 
@@ -39,6 +40,9 @@ TICKET_SECONDS = 600.0
 SHOWN_VALUE = 200  # characters of one argument value (or path) before its middle is elided
 SHOWN_VALUES = 64  # argument values in one question; more are refused, never cut
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# A run of blanks long enough to push the rest of a value onto a terminal
+# row of its own, where it would read as another argument line.
+_BLANK_RUN = re.compile(r"\s{4,}")
 
 
 def supports_form(capabilities: types.ClientCapabilities | None) -> bool:
@@ -70,6 +74,11 @@ def _leaves(value: Any, path: str, out: list[tuple[str, str]]) -> None:
         out.append((path, json.dumps(value, ensure_ascii=False, sort_keys=True)))
 
 
+def _shown(text: str) -> str:
+    """``text`` with each run of 4+ blanks written as its length."""
+    return _BLANK_RUN.sub(lambda m: f"«{len(m.group())} blanks»", text)
+
+
 def _elided(text: str) -> str:
     """``text`` whole, or its two ends around the number of characters it has."""
     if len(text) <= SHOWN_VALUE:
@@ -78,20 +87,55 @@ def _elided(text: str) -> str:
     return f"{text[:keep]}…({len(text)} chars)…{text[-keep:]}"
 
 
-def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
-    """One line per argument value (``path = JSON value``), sorted, escaped
-    for display, long values elided in the middle with their length; None
-    when there are too many values to show them all."""
+def _unseen(text: str) -> int:
+    """How many characters of ``text`` :func:`_elided` leaves out."""
+    return 0 if len(text) <= SHOWN_VALUE else len(text) - 2 * ((SHOWN_VALUE - 20) // 2)
+
+
+def _leaf_list(arguments: Mapping[str, Any]) -> list[tuple[str, str]] | None:
     leaves: list[tuple[str, str]] = []
     for key in sorted(arguments, key=str):
         _leaves(arguments[key], _path("", str(key)), leaves)
         if len(leaves) > SHOWN_VALUES:
             return None
-    if len(leaves) > SHOWN_VALUES:
+    return leaves
+
+
+def argument_lines(arguments: Mapping[str, Any]) -> list[str] | None:
+    """One line per argument value (``path = JSON value``), sorted, escaped
+    for display, long values elided in the middle with their length; None
+    when there are too many values to show them all."""
+    leaves = _leaf_list(arguments)
+    if leaves is None:
         return None
     # Escaped after eliding, so an escape is never cut in half; the path is
     # escaped too, as keys come from the model like values.
-    return [f"  {terminal_safe(_elided(path))} = {terminal_safe(_elided(v))}" for path, v in leaves]
+    return [
+        f"  {terminal_safe(_elided(_shown(path)))} = {terminal_safe(_elided(_shown(v)))}"
+        for path, v in leaves
+    ]
+
+
+def unseen_lines(arguments: Mapping[str, Any]) -> list[str]:
+    """For each elided value (or key path), a line saying how many of its
+    characters are not shown, with the SHA-256 of the whole arguments: an
+    elided middle could hide ``; rm -rf ~ ;``, and the person should know
+    that something is unseen and be able to check what it was."""
+    leaves = _leaf_list(arguments) or []
+    notes: list[tuple[str, int]] = []
+    for raw_path, raw_value in leaves:
+        path, value = _shown(raw_path), _shown(raw_value)
+        if _unseen(path):
+            notes.append((f"key path {terminal_safe(_elided(path))}", _unseen(path)))
+        if _unseen(value):
+            notes.append((f"value {terminal_safe(_elided(path))}", _unseen(value)))
+    if not notes:
+        return []
+    digest = arguments_digest(arguments)
+    return [
+        f"  ({what}: {count} characters not shown; {digest} of all the arguments, canonical JSON)"
+        for what, count in notes
+    ]
 
 
 def too_large_to_show(arguments: Mapping[str, Any]) -> str | None:
@@ -119,7 +163,7 @@ def question(manifest: Manifest, tool: Tool, arguments: Mapping[str, Any]) -> st
     if lines is None:
         raise ValueError("the arguments are too many to show; refuse the call")
     kind = "may change or delete things" if tool.annotations.destructive else "may change things"
-    shown = "\n".join(lines) if lines else "  (none)"
+    shown = "\n".join(lines + unseen_lines(arguments)) if lines else "  (none)"
     return (
         f"Allow {manifest.name} {manifest.version} (publisher {manifest.publisher}) "
         f"to run its tool {tool.name!r}? It is not read-only and {kind}.\n"

@@ -22,6 +22,7 @@ from yaml.reader import ReaderError
 
 from mppoci.limits import Limits
 from mppoci.manifest.problems import Problems, child, item
+from mppoci.text import terminal_safe
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
@@ -42,7 +43,8 @@ def _kind(tag: str) -> str:
 
 
 def _tag_refused(tag: str) -> str:
-    return f"the YAML tag {_short_tag(tag)} is not allowed (only JSON values are)"
+    # The tag is the file's text (URI escapes such as %0A decoded): one line.
+    return f"the YAML tag {terminal_safe(_short_tag(tag))} is not allowed (only JSON values are)"
 
 
 class _RefusedError(MarkedYAMLError):

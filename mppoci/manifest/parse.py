@@ -34,7 +34,7 @@ from mppoci.manifest.model import (
     ToolAnnotations,
 )
 from mppoci.manifest.problems import Problems, child, item
-from mppoci.text import first_hidden
+from mppoci.text import first_hidden, padding
 
 T = TypeVar("T")
 
@@ -191,6 +191,10 @@ class _Reader:
                 f"must not contain control or invisible characters (found {shown} at "
                 f"character {index + 1}): they can rewrite or hide what people are shown{allowed}",
             )
+            return None
+        blanks = None if multiline else padding(value)
+        if blanks is not None:
+            self.p.add(path, f"{blanks}; this field is one line of text")
             return None
         return value
 
@@ -353,6 +357,15 @@ class _Reader:
                 self.p.add(item(path, i), "must not be empty")
             elif "\0" in arg:
                 self.p.add(item(path, i), "must not contain NUL")
+            elif (hidden := first_hidden(arg)) is not None:
+                # Shown by `policy show` and `inspect`: a newline here would
+                # print a line mppoci did not write.
+                self.p.add(
+                    item(path, i),
+                    f"must not contain newlines, control or invisible characters (found "
+                    f"{hidden[1]} at character {hidden[0] + 1}): they can fake what people "
+                    "are shown",
+                )
         return None if self.p.since(start) else tuple(entries)
 
     def protocol(self, value: Any, path: str) -> Protocol | None:

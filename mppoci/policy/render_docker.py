@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from mppoci.policy.spec import TMP_MOUNT, ContainerSpec, MountKind, Network
+from mppoci.text import terminal_safe
 
 
 def _network(spec: ContainerSpec) -> str:
@@ -118,6 +119,9 @@ def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") 
 
 
 def docker_run_text(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") -> str:
+    """The ``docker run`` command line for people to read, one argument per
+    continued line. Each argument is escaped as one line (a newline in an
+    entrypoint argument shows as ``\\x0a``, never as a line of its own)."""
     return " \\\n    ".join(
-        shlex.quote(a) for a in docker_run_argv(spec, seccomp_file=seccomp_file)
+        terminal_safe(shlex.quote(a)) for a in docker_run_argv(spec, seccomp_file=seccomp_file)
     )

@@ -11,11 +11,17 @@
   port gets the request without them. They never travel over plain HTTP to a
   host that is not loopback unless ``insecure`` was chosen; that is refused
   before connecting.
+- The origin of a URL is read with the parser requests connects with
+  (urllib3's, on the prepared URL), never another one. A URL whose authority
+  holds a backslash or userinfo (``@``), or that two URL parsers read as
+  different hosts, is not followed at all: such a URL only exists to make a
+  check and the connection disagree.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,8 +30,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from mppoci.errors import AuthError, TransportError
+from mppoci.text import terminal_safe
 
 MAX_REDIRECTS = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -53,17 +62,60 @@ def is_loopback(registry: str) -> bool:
     return _host_is_loopback(host_of(registry))
 
 
-def origin_of(url: str) -> Origin | None:
-    """(scheme, host, port) of an absolute http(s) URL, or None. Pure."""
+def _bare(host: str) -> str:
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def _urlsplit_origin(url: str) -> tuple[str, int | None] | None:
     try:
         parts = urlsplit(url)
-        port = parts.port
+        return (parts.hostname or "").lower(), parts.port
     except ValueError:
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+
+
+def ambiguity(url: str) -> str | None:
+    """Why ``url`` could be read as two different hosts, or None. Pure.
+
+    A backslash or an ``@`` in the authority, or a disagreement between
+    urllib.parse and urllib3 (the parser requests connects with), is how a
+    URL is made to pass one check and connect elsewhere."""
+    _, sep, rest = url.partition("://")
+    if not sep:
         return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "\\" in authority:
+        return "its host part contains a backslash"
+    if "@" in authority:
+        return "its host part contains user information (@)"
+    try:
+        prepared = parse_url(requests.Request("GET", url).prepare().url or "")
+    except (requests.exceptions.RequestException, LocationParseError, ValueError):
+        return "it does not parse as a URL"
+    if prepared.auth:
+        return "its host part contains user information (@)"
+    theirs = _urlsplit_origin(url)
+    ours = (_bare(prepared.host or "").lower(), prepared.port)
+    if theirs != ours:
+        return "URL parsers disagree on its host"
+    return None
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) that requests connects to for an absolute
+    http(s) URL; None when it is not one or is ambiguous (:func:`ambiguity`).
+    Pure."""
+    if ambiguity(url) is not None:
+        return None
+    try:
+        parts = parse_url(requests.Request("GET", url).prepare().url or "")
+    except (requests.exceptions.RequestException, LocationParseError, ValueError):
+        return None
+    scheme = (parts.scheme or "").lower()
+    host = _bare(parts.host or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, parts.port or _DEFAULT_PORTS[scheme]
 
 
 def _host_is_loopback(host: str) -> bool:
@@ -146,6 +198,7 @@ class Transport:
         sent_headers = dict(headers or {})
         data = kwargs.get("data")
         for _ in range(MAX_REDIRECTS + 1):
+            self._refuse_ambiguous(url)
             here = origin_of(url)
             hop_headers = (
                 sent_headers
@@ -170,6 +223,18 @@ class Transport:
                 kwargs = {k: v for k, v in kwargs.items() if k != "data"}
                 data = None
         raise TransportError(f"{self.registry} redirected more than {MAX_REDIRECTS} times")
+
+    def _refuse_ambiguous(self, url: str) -> None:
+        # Not followed at all, with or without credentials: nothing honest
+        # needs such a URL, and any request to it goes to a host we did not check.
+        why = ambiguity(url)
+        if why is not None:
+            raise TransportError(
+                f"{self.registry} sent the address {terminal_safe(url)!r}, which mppoci does "
+                f"not follow: {why}",
+                hint="this is what a registry does to steer credentials to another host; "
+                "report it to the registry's operator",
+            )
 
     def _refuse_plain_http_credentials(
         self, url: str, origin: Origin | None, headers: Mapping[str, str]

@@ -28,6 +28,7 @@ from mppoci.docker_engine import connect
 from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.manifest import RuntimeRef
 from mppoci.runtimes.recipes import Recipe, Source, find_recipe
+from mppoci.text import terminal_safe
 
 NOBODY = "65534:65534"
 _EPOCH_TIME = "1970-01-01T00:00:00Z"
@@ -91,8 +92,10 @@ def _build_step(argv: list[str], failure: str, hint: str) -> None:
     """Run one build command; on failure, raise with the end of its output."""
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise RuntimeEngineError(f"{failure}:\n{tail}", hint=hint)
+        tail = "\n".join(
+            terminal_safe(line) for line in (result.stdout + result.stderr).split("\n")[-15:]
+        )
+        raise RuntimeEngineError(f"{failure}:\n{tail}", hint=hint, multiline=True)
 
 
 _LAUNCHER = """#!/usr/bin/python3 -I

@@ -34,6 +34,7 @@ from mppoci.oci.model import (
 from mppoci.reference import RemoteRef
 from mppoci.registry.client import RegistryClient
 from mppoci.store.layout import Store
+from mppoci.text import terminal_safe
 
 OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -127,7 +128,7 @@ def pull_runtime(client: Any, registry: RegistryClient, ref: RemoteRef, scratch:
     for layer in oci.layers:
         if layer.media_type not in (OCI_LAYER_TAR, DOCKER_LAYER_TAR):
             raise UntrustedContentError(
-                f"runtime layers must be uncompressed tars, not {layer.media_type}"
+                f"runtime layers must be uncompressed tars, not {terminal_safe(layer.media_type)}"
             )
         if not scratch.has_blob(layer.digest):
             with scratch.writer() as w:

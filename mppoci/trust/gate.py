@@ -21,6 +21,7 @@ from mppoci.oci.model import Descriptor, ImageManifest, parse_image_manifest
 from mppoci.package.stored import StoredPackage, load
 from mppoci.store.layout import Store
 from mppoci.store.signatures import read_evidence
+from mppoci.text import terminal_safe
 from mppoci.trust.policy import TrustPolicy
 from mppoci.trust.rollback import RollbackState
 from mppoci.trust.verdict import Outcome, Subject, Verdict, evaluate_key, evaluate_policy
@@ -95,7 +96,12 @@ def refusal(verdict: Verdict) -> VerificationError:
             verdict=verdict,
         )
     hints = list(dict.fromkeys(_HINTS[r.outcome] for r in verdict.results))
-    return VerificationError(verdict.explain(), hint="\n  ".join(hints), verdict=verdict)
+    return VerificationError(
+        verdict.explain(),
+        hint="\n  ".join(terminal_safe(h) for h in hints),
+        verdict=verdict,
+        multiline=True,
+    )
 
 
 def verify(

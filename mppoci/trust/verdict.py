@@ -18,6 +18,7 @@ from mppoci.errors import Error
 from mppoci.signing.ecdsa import verify_signature
 from mppoci.signing.keys import KeyId, key_id, load_public_key, short_id
 from mppoci.signing.payload import parse_payload
+from mppoci.text import terminal_safe
 from mppoci.trust.policy import TrustedKey, TrustPolicy
 
 
@@ -83,8 +84,11 @@ class Verdict:
     def explain(self) -> str:
         if not self.results:
             return f"{self.subject.describe()} is unsigned"
-        lines = [f"{self.subject.describe()} has no acceptable signature:"]
-        lines += [f"  signature {i}: {r.detail}" for i, r in enumerate(self.results, 1)]
+        # Lines of ours; what each quotes is escaped as one line.
+        lines = [terminal_safe(f"{self.subject.describe()} has no acceptable signature:")]
+        lines += [
+            f"  signature {i}: {terminal_safe(r.detail)}" for i, r in enumerate(self.results, 1)
+        ]
         return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ stand for a package, and revocations that a lock cannot undo."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,12 +12,17 @@ from mppoci.approval.binding import approval_digest
 from mppoci.approval.check import lock_entry_approving
 from mppoci.approval.records import Approval, Approvals, approvals_bytes, parse_approvals
 from mppoci.digest import Digest
-from mppoci.lockfile import Lock, Pin, pin_mismatch
+from mppoci.errors import UntrustedContentError
+from mppoci.lockfile import Lock, Pin, parse_lock, pin_mismatch
 from mppoci.manifest import Manifest, parse_source, permissions_digest
-from tests.conftest import SAMPLE_MANIFEST
+from tests.conftest import SAMPLE_MANIFEST, CliRunner
+from tests.text_oracle import unsafe
 
 DIGEST = Digest("sha256:" + "a" * 64)
 OTHER = Digest("sha256:" + "b" * 64)
+HOSTILE_LOCK = (
+    Path(__file__).parent.parent / "assets/hostile/lock/terminal-commands-in-reference.lock"
+)
 
 
 def _manifest(text: str = SAMPLE_MANIFEST) -> Manifest:
@@ -84,3 +90,28 @@ def test_revocation_is_kept_until_a_new_approval() -> None:
     assert again.revoked == {"acme/x": "2026-12-03T00:00:00Z"} and not again.by_package
     assert not again.with_approval(approval).revoked
     assert "revoked" not in json.loads(approvals_bytes(Approvals().with_approval(approval)))
+
+
+def test_a_lock_entry_whose_reference_carries_terminal_commands_is_refused() -> None:
+    with pytest.raises(UntrustedContentError) as e:
+        parse_lock(HOSTILE_LOCK.read_bytes(), HOSTILE_LOCK)
+    message = e.value.diagnostics()
+    assert str(HOSTILE_LOCK) in message and "is not a reference" in message
+    assert "\\x1b]0;pwned\\x07\\x0a  acme/trusted" in message  # the entry, escaped
+    assert unsafe(message, layout="\n") == [] and message.count("\n") == 2  # ours only
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["acme/word-count", "acme/word-count:1.0.0", "sha256:" + "c" * 64, "127.0.0.1:5000/acme/x:1"],
+)
+def test_a_lock_entry_with_a_valid_reference_is_accepted(reference: str) -> None:
+    data = json.dumps({"version": 1, "packages": {reference: {"digest": DIGEST}}}).encode()
+    assert parse_lock(data, Path("mppoci.lock")).get(reference) == Pin(DIGEST)
+
+
+def test_lock_list_does_not_print_a_hostile_reference_raw(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("--lock", str(HOSTILE_LOCK), "lock", "list")
+    assert result.returncode == 1
+    assert "is not a reference" in result.stderr
+    assert unsafe(result.stdout + result.stderr, layout="\n") == []

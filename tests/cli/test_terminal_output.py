@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import unicodedata
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,7 @@ from mppoci.cli.sandbox_cmds import _show_permissions
 from mppoci.locations import locate
 from mppoci.manifest import Manifest, parse_source
 from tests.conftest import SAMPLE_MANIFEST, CliRunner, write_package
+from tests.text_oracle import unsafe
 
 HOSTILE_DIR = Path(__file__).parent.parent / "assets" / "hostile" / "text"
 HOSTILE: dict[str, str] = json.loads((HOSTILE_DIR / "strings.json").read_text())
@@ -36,14 +36,12 @@ FAKE_LINE: str = json.loads((HOSTILE_DIR / "multiline.json").read_text())["newli
 def obeyed(output: str) -> list[str]:
     """Characters of ``output`` a terminal would act on or not show; newlines
     and tabs are layout."""
-    return [
-        ch
-        for ch in output
-        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
-    ]
+    return unsafe(output, layout="\n\t")
 
 
-@pytest.mark.parametrize("asset", ["erase-line-why.yaml", "bidi-description.yaml"])
+@pytest.mark.parametrize(
+    "asset", ["erase-line-why.yaml", "bidi-description.yaml", "hangul-filler-why.yaml"]
+)
 @pytest.mark.parametrize("command", ["inspect", "build"])
 def test_hostile_manifest_text_never_reaches_the_terminal_unescaped(
     cli: CliRunner, tmp_path: Path, asset: str, command: str

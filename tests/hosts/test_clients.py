@@ -4,11 +4,14 @@ merges that keep everything else, and writes that never lose the old file."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
 
+import mppoci.hosts.clients as clients_module
 from mppoci.errors import UserInputError
+from mppoci.fsutil import write_new
 from mppoci.hosts.clients import (
     ClientName,
     Scope,
@@ -139,3 +142,35 @@ def test_install_creates_a_project_folder_but_not_an_application_folder(tmp_path
     with pytest.raises(UserInputError, match="does not seem to be installed"):
         install(claude, ClientName.CLAUDE, "m", {}, create_folder=False)
     assert not claude.parent.exists()
+
+
+def test_two_installs_in_the_same_microsecond_keep_both_backups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup name is a timestamp; a clock that does not move (a fast
+    machine, a coarse clock) must not make the second backup overwrite the first."""
+    frozen = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(frozen.timestamp(), tz)
+
+    monkeypatch.setattr(clients_module, "datetime", Frozen)
+    path = tmp_path / "mcp.json"
+    path.write_text('{"servers": {"first": {}}}')
+    one = install(path, ClientName.VSCODE, "a", {"command": "x"}, create_folder=False)
+    two = install(path, ClientName.VSCODE, "b", {"command": "y"}, create_folder=False)
+    assert one.backup is not None and two.backup is not None
+    assert one.backup.name == "mcp.json.20260102T030405678901Z.bak"
+    assert two.backup.name == "mcp.json.20260102T030405678901Z-1.bak"
+    assert json.loads(one.backup.read_text()) == {"servers": {"first": {}}}
+    assert set(json.loads(two.backup.read_text())["servers"]) == {"first", "a"}
+
+
+def test_a_backup_is_never_written_through_a_planted_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    (tmp_path / "f.bak").symlink_to(target)
+    written = write_new(tmp_path, "f", ".bak", b"data")
+    assert written.name == "f-1.bak" and written.read_bytes() == b"data"
+    assert not target.exists()

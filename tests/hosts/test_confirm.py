@@ -19,6 +19,7 @@ from mppoci.hosts.confirm import (
     supports_form,
     too_large_to_show,
 )
+from mppoci.hosts.content import arguments_digest
 from mppoci.manifest import Tool
 from tests.hosts.helpers import manifest
 
@@ -151,3 +152,40 @@ def test_the_question_lists_arguments_in_a_stable_order() -> None:
     two = _ask({"c": {"y": 2, "z": 1}, "a": 2, "b": 1})
     assert one == two
     assert one.index("  a = 2") < one.index("  b = 1") < one.index("  c.y = 2")
+
+
+def test_an_elided_middle_hiding_a_command_is_announced_with_its_size_and_digest() -> None:
+    args = {"cmd": "echo hello " + "- " * 150 + "; rm -rf ~ ;" + " -" * 150 + " # harmless"}
+    text = _ask(args)
+    assert "; rm -rf ~ ;" not in text  # the attack: the middle is not shown ...
+    # ... so the question says so, with how much is unseen and a digest to check.
+    assert f"(value cmd: {len(json.dumps(args['cmd'])) - 180} characters not shown; " in text
+    assert f"{arguments_digest(args)} of all the arguments" in text
+
+
+def test_no_unseen_note_when_every_value_is_shown_whole() -> None:
+    text = _ask({"cmd": "ls -l", "path": "/tmp"})
+    assert "not shown" not in text and "sha256:" not in text
+
+
+def test_an_elided_key_path_is_announced_too() -> None:
+    text = _ask({"k" * 400: 1})
+    assert "(key path k" in text and "characters not shown;" in text
+
+
+def test_blank_padding_cannot_hide_a_command_or_push_a_fake_line() -> None:
+    """300 spaces either side once put ``; rm -rf ~ ;`` in the elided middle,
+    and 80 spaces push ``recursive = false`` onto a terminal row of its own."""
+    hidden = _ask({"cmd": "echo hello " + " " * 300 + "; rm -rf ~ ;" + " " * 300 + "# ok"})
+    assert '"echo hello«301 blanks»; rm -rf ~ ;«300 blanks»# ok"' in hidden
+    fake = _ask({"path": "/home/u/notes" + " " * 80 + "recursive = false", "recursive": True})
+    assert '  path = "/home/u/notes«80 blanks»recursive = false"\n' in fake
+    assert "    " not in fake.replace("\n  ", "\n")  # no run of 4 blanks anywhere
+
+
+def test_invisible_padding_and_marks_in_an_argument_are_escaped() -> None:
+    text = _ask({"path": "/home/u/notes" + "\u3164" * 40 + "  recursive = false"})
+    assert "\u3164" not in text and "\\u3164" * 40 in text
+    text = _ask({"path": "/home/u\u034f\ufe0f\u17b4/notes", "p2": "/etc/passwd\u0338\u20e5"})
+    for ch in "\u034f\ufe0f\u17b4\u0338\u20e5":
+        assert ch not in text

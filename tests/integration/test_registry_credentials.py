@@ -69,8 +69,12 @@ def _body(handler: BaseHTTPRequestHandler) -> bytes | None:
 class World:
     """The registry front (127.0.0.1), and the other host behind a redirect."""
 
-    def __init__(self, upstream: str, other: str) -> None:
+    def __init__(self, upstream: str, other: str, *, backslash: bool = False) -> None:
         self.upstream = upstream
+        # With ``backslash``, every address the front hands out is
+        # ``http://OTHER\@FRONT/...``: urllib.parse reads the front (the host
+        # the credentials are for), urllib3 connects to OTHER.
+        self.backslash = backslash
         self.seen = Seen()
         self.front = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(front=True))
         if other == "127.0.0.2":
@@ -93,6 +97,11 @@ class World:
     def host(self) -> str:
         return f"127.0.0.1:{self.front.server_address[1]}"
 
+    def elsewhere(self, path: str) -> str:
+        if self.backslash:
+            return f"http://{self.other}\\@{self.host}{path}"
+        return f"http://{self.other}{path}"
+
     def close(self) -> None:
         for s in (self.front, self.back):
             if s is not None:
@@ -114,10 +123,15 @@ class World:
                 world.seen.add(host, self.command, self.path, auth)
                 body = _body(self)
                 is_front = front and host.startswith("127.0.0.1")
-                if is_front and self.command == "GET" and "/blobs/sha256:" in self.path:
+                # With the backslash trick, an authenticated manifest GET is
+                # redirected too (after the registry has asked for credentials).
+                redirected = "/blobs/sha256:" in self.path or (
+                    world.backslash and "/manifests/" in self.path and auth is not None
+                )
+                if is_front and self.command == "GET" and redirected:
                     # Downloads are redirected to the other host, as to a CDN.
                     self.send_response(307)
-                    self.send_header("Location", f"http://{world.other}{self.path}")
+                    self.send_header("Location", world.elsewhere(self.path))
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -137,9 +151,8 @@ class World:
                     if k.lower() in ("content-length", "transfer-encoding", "connection"):
                         continue
                     if k.lower() == "location" and is_front and "/blobs/uploads/" in v:
-                        v = v.replace(f"http://{world.upstream}", f"http://{world.other}")
-                        if v.startswith("/"):
-                            v = f"http://{world.other}{v}"
+                        v = v.replace(f"http://{world.upstream}", "")
+                        v = world.elsewhere(v) if v.startswith("/") else v
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -219,3 +232,53 @@ def test_environment_credentials_without_a_named_registry_are_refused(
     assert result.returncode == 1
     assert "MPPOCI_REGISTRY" in result.stderr and "does not name" in result.stderr
     assert world.seen.requests == []  # refused before anything was sent
+
+
+@pytest.fixture
+def backslash_world(basic_registry: Registry) -> Iterator[World]:
+    w = World(basic_registry.host, "127.0.0.2", backslash=True)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def test_backslash_upload_location_does_not_steer_credentials_to_another_host(
+    signed: dict[str, Path], backslash_world: World
+) -> None:
+    """Location ``http://127.0.0.2:P\\@127.0.0.1:F/...``: urllib.parse sees the
+    registry, requests would connect to 127.0.0.2. mppoci does not follow it."""
+    world = backslash_world
+    env = {
+        "MPPOCI_REGISTRY": world.host,
+        "MPPOCI_REGISTRY_USERNAME": USER,
+        "MPPOCI_REGISTRY_PASSWORD": SECRET,
+    }
+    result = run_mppoci(signed["home"], "push", REPO, f"{world.host}/{REPO}:1.0.0", env=env)
+    # The trick was played: the registry got the credentials and handed out the URL ...
+    assert any(m == "POST" and a == BASIC for _, m, _, a in world.seen.on("127.0.0.1"))
+    # ... and the catcher on 127.0.0.2 received nothing, so no Authorization.
+    assert [r for r in world.seen.on("127.0.0.2") if r[3] is not None] == []
+    assert world.seen.on("127.0.0.2") == []
+    assert result.returncode == 1
+    assert "does not follow" in result.stderr and "backslash" in result.stderr
+
+
+def test_backslash_redirect_of_a_manifest_get_does_not_steer_credentials_to_another_host(
+    signed: dict[str, Path], backslash_world: World, basic_registry: Registry
+) -> None:
+    world = backslash_world
+    direct = {
+        "MPPOCI_REGISTRY": basic_registry.host,
+        "MPPOCI_REGISTRY_USERNAME": USER,
+        "MPPOCI_REGISTRY_PASSWORD": SECRET,
+    }
+    _ok(run_mppoci(signed["home"], "push", REPO, f"{basic_registry.host}/{REPO}:1.0.0", env=direct))
+    env = {**direct, "MPPOCI_REGISTRY": world.host}
+    result = run_mppoci(signed["consumer"], "pull", f"{world.host}/{REPO}:1.0.0", env=env)
+    front = world.seen.on("127.0.0.1")
+    assert any(m == "GET" and "/manifests/" in p and a == BASIC for _, m, p, a in front)
+    assert [r for r in world.seen.on("127.0.0.2") if r[3] is not None] == []
+    assert world.seen.on("127.0.0.2") == []
+    assert result.returncode == 1
+    assert "does not follow" in result.stderr and "backslash" in result.stderr

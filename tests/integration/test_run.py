@@ -5,7 +5,12 @@ approval, and `policy show`."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
+import time
+import tty
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +67,13 @@ def signed(tmp_path: Path, busybox_runtime: None) -> dict[str, Path]:
     return {"home": home, "key": Path(f"{key}.key"), "tmp": tmp_path}
 
 
-def _publish(s: dict[str, Path], version: str = "1.0.0", extra: str = "") -> str:
+def _publish(
+    s: dict[str, Path], version: str = "1.0.0", extra: str = "", script: str = SCRIPT
+) -> str:
     folder = s["tmp"] / f"pkg-{version}"
     folder.mkdir()
     (folder / "mpp.yaml").write_text(MANIFEST.format(version=version, extra=extra))
-    (folder / "run.sh").write_text(SCRIPT)
+    (folder / "run.sh").write_text(script)
     digest = _ok(_mppoci(s["home"], "build", str(folder)))
     _ok(_mppoci(s["home"], "sign", f"acme/echo:{version}", "--key", str(s["key"])))
     return digest
@@ -396,3 +403,84 @@ def test_policy_show_renders_what_will_be_enforced(signed: dict[str, Path]) -> N
         _ok(_mppoci(signed["home"], "policy", "show", "acme/echo", "--format", "json"))
     )
     assert as_json["docker"]["read_only"] is True and as_json["docker"]["cap_drop"] == ["ALL"]
+
+
+# The tool retitles the window, clears the screen, and overwrites its own
+# line with one that reads as mppoci's; the last bytes are not UTF-8.
+FORGING_SCRIPT = (
+    "#!/bin/sh\n"
+    "printf '\\033]0;pwned\\007out\\rmppoci: approved by your administrator\\n'\n"
+    "printf '\\033[2J\\rmppoci: sandbox disabled\\n\\tindented\\n\\377' >&2\n"
+)
+FORGED_STDOUT = b"\x1b]0;pwned\x07out\rmppoci: approved by your administrator\n"
+FORGED_STDERR = b"\x1b[2J\rmppoci: sandbox disabled\n\tindented\n\xff"
+
+
+def _run_on_pty(home: Path, *args: str) -> tuple[int, bytes]:
+    """``mppoci ARGS`` with a raw pseudo-terminal as stdout and stderr (raw, so
+    the terminal driver adds no carriage returns of its own)."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen(
+        [str(MPPOCI), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "MPPOCI_HOME": str(home)},
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120  # hang guard, not a timing assertion
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the last writer closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=30)
+    os.close(master)
+    return proc.returncode, seen
+
+
+def test_a_tool_cannot_send_terminal_commands_or_forge_mppoci_lines_on_a_terminal(
+    signed: dict[str, Path],
+) -> None:
+    _publish(signed, script=FORGING_SCRIPT)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    code, seen = _run_on_pty(signed["home"], "run", "acme/echo")
+    assert code == 0, seen
+    assert b"\x1b" not in seen and b"\r" not in seen and b"\xff" not in seen
+    assert b"\\x1b]0;pwned\\x07out\\x0dmppoci: approved" in seen
+    assert b"\\x1b[2J\\x0dmppoci: sandbox disabled\n\tindented\n\\xff" in seen
+
+
+def test_a_tools_output_through_a_pipe_keeps_its_exact_bytes(signed: dict[str, Path]) -> None:
+    _publish(signed, script=FORGING_SCRIPT)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    result = subprocess.run(
+        [str(MPPOCI), "run", "acme/echo"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "MPPOCI_HOME": str(signed["home"])},
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == FORGED_STDOUT
+    assert result.stderr == FORGED_STDERR
+
+
+def test_raw_output_passes_the_tools_bytes_to_the_terminal_unchanged(
+    signed: dict[str, Path],
+) -> None:
+    _publish(signed, script=FORGING_SCRIPT)
+    _ok(_mppoci(signed["home"], "approve", "acme/echo", "--yes"))
+    code, seen = _run_on_pty(signed["home"], "run", "--raw-output", "acme/echo")
+    assert code == 0, seen
+    assert FORGED_STDOUT in seen and FORGED_STDERR in seen

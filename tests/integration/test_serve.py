@@ -7,17 +7,19 @@ the "nothing left behind" checks only see this run's containers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import docker
 import mcp_types as types
 import pytest
 from mcp import Client
@@ -104,6 +106,7 @@ permissions:
 
 # A tiny MCP server on the standard library only: newline-delimited JSON-RPC.
 SERVER_PY = """\
+import contextlib
 import json
 import sys
 import time
@@ -220,6 +223,23 @@ def _containers(docker_client: Any, world: World) -> list[Any]:
             all=True, filters={"label": f"{DIGEST_LABEL}={digest}"}
         )
     return found
+
+
+@pytest.fixture(autouse=True)
+def no_container_left(world: World, docker_client: Any) -> Iterator[None]:
+    """After each test, no sandbox of the test world remains: removal may
+    trail the end of a session by a moment, so poll (up to ~15 s, a hang
+    guard), then assert, and force-remove leftovers whatever happened."""
+    yield
+    try:
+        deadline = time.monotonic() + 15
+        while _containers(docker_client, world) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _containers(docker_client, world) == []
+    finally:
+        for container in _containers(docker_client, world):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
 
 
 def _now() -> str:
@@ -356,6 +376,7 @@ def test_a_declined_confirmation_starts_no_container(world: World, docker_client
     _session(world, ["acme/echo"], body, elicitation=_decline)
     assert len(asked) == 1
     assert _starts(docker_client, world.digests["acme/echo"], since) == 0
+    assert _containers(docker_client, world) == []
     [call] = world.tool_calls()[before:]
     assert (call["tool"], call["outcome"], call["confirmed"]) == ("wipe", "refused", False)
 
@@ -406,6 +427,7 @@ def test_a_client_that_cannot_ask_gets_a_refusal_never_a_silent_run(
     _session(world, ["acme/echo"], body)  # no elicitation callback: no capability declared
     calls = world.tool_calls()[before:]
     assert [(c["tool"], c["outcome"]) for c in calls] == [("wipe", "refused"), ("say", "ok")]
+    assert _containers(docker_client, world) == []
 
 
 def test_two_packages_prefix_names_and_an_mcp_package_is_proxied(
@@ -493,6 +515,14 @@ def test_an_unapproved_package_is_refused_before_serving(world: World) -> None:
 def test_sigterm_removes_the_prepared_sandboxes(world: World, docker_client: Any) -> None:
     digest = world.digests["acme/echo"]
     mine = {"label": f"{DIGEST_LABEL}={digest}"}
+    # Only containers created after Popen count: a leftover of another test
+    # must not fill the pool in this test's eyes.
+    earlier = {c.id for c in docker_client.containers.list(all=True, filters=mine, sparse=True)}
+
+    def created_since() -> list[Any]:
+        listed = docker_client.containers.list(all=True, filters=mine, sparse=True)
+        return [c for c in listed if c.id not in earlier]
+
     server = subprocess.Popen(
         [str(MPPOCI), "serve", "--pool", "3", "acme/echo"],
         stdin=subprocess.PIPE,
@@ -502,17 +532,18 @@ def test_sigterm_removes_the_prepared_sandboxes(world: World, docker_client: Any
     )
     try:
         deadline = time.monotonic() + 60
-        while len(docker_client.containers.list(all=True, filters=mine, sparse=True)) < 3:
+        while len(created_since()) < 3:
             assert time.monotonic() < deadline, "the pool was not filled"
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
             time.sleep(0.2)
-        prepared = docker_client.containers.list(all=True, filters=mine, sparse=True)
+        prepared = created_since()
         assert {c.status for c in prepared} == {"created"}  # prepared, never started
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         if server.poll() is None:
             server.kill()
+    assert created_since() == []
     assert docker_client.containers.list(all=True, filters=mine, sparse=True) == []
     assert server.stderr is not None and b"sandboxes removed" in server.stderr.read()
 

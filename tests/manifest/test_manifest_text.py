@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,13 @@ import yaml
 from mppoci.errors import ManifestError
 from mppoci.manifest import parse_source
 from mppoci.manifest.parse import validate
+from tests.text_oracle import unsafe
 
 ASSETS = Path(__file__).parent.parent / "assets"
 HOSTILE_DIR = ASSETS / "hostile" / "text"
 GOOD: dict[str, Any] = yaml.safe_load((ASSETS / "manifests" / "valid-maximal.yaml").read_bytes())
 HOSTILE: dict[str, str] = json.loads((HOSTILE_DIR / "strings.json").read_text())
 MULTILINE: dict[str, str] = json.loads((HOSTILE_DIR / "multiline.json").read_text())
-
-HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 # (field path, where it lives in the document); free text may span lines.
 ONE_LINE = {
@@ -75,8 +73,7 @@ def test_hidden_characters_in_a_human_facing_field_are_refused_with_its_path(
     assert path in problems, problems
     assert "control or invisible characters" in problems[path]
     # The message shows the character escaped, never the character itself.
-    hidden = [ch for ch in problems[path] if unicodedata.category(ch) in HIDDEN_CATEGORIES]
-    assert hidden == []
+    assert unsafe(problems[path]) == []
 
 
 @pytest.mark.parametrize("name", sorted(MULTILINE))
@@ -116,3 +113,42 @@ def test_bidi_and_invisible_characters_in_names_and_titles_are_refused() -> None
         "tools[0].description",
         "tools[0].annotations.title",
     ]
+
+
+def test_a_why_padded_with_hangul_fillers_to_fake_a_second_line_is_refused() -> None:
+    with pytest.raises(ManifestError) as e:
+        parse_source((HOSTILE_DIR / "hangul-filler-why.yaml").read_bytes())
+    assert [p for p, _ in e.value.problems] == ["permissions.network.egress[0].why"]
+    assert "\\u3164" in e.value.message and "\u3164" not in e.value.message
+
+
+def test_a_why_padded_with_spaces_to_fake_a_second_line_is_refused() -> None:
+    with pytest.raises(ManifestError) as e:
+        parse_source((HOSTILE_DIR / "blank-padded-why.yaml").read_bytes())
+    problems = dict(e.value.problems)
+    assert list(problems) == ["permissions.network.egress[0].why"]
+    assert "whitespace characters in a row" in problems["permissions.network.egress[0].why"]
+
+
+@pytest.mark.parametrize("path", sorted(ONE_LINE))
+@pytest.mark.parametrize(
+    "value", [" leading", "trailing ", "four    spaces", "tab\u3000\u3000\u3000\u3000"]
+)
+def test_blank_padding_in_a_one_line_field_is_refused(path: str, value: str) -> None:
+    problems = _problems(_with(ONE_LINE[path], value))
+    assert "whitespace" in problems[path]
+
+
+@pytest.mark.parametrize("path", sorted(ONE_LINE))
+def test_ordinary_spacing_and_accents_in_a_one_line_field_are_accepted(path: str) -> None:
+    for value in ("Read the files.  Then stop.", "a   b", "Vie\u0323\u0302t Nam", "日本語　ツール"):
+        validate(_with(ONE_LINE[path], value), source="mpp.yaml")
+
+
+def test_an_entrypoint_argument_with_a_fake_enforced_line_is_refused() -> None:
+    with pytest.raises(ManifestError) as e:
+        parse_source((HOSTILE_DIR / "entrypoint-fake-line.yaml").read_bytes())
+    problems = dict(e.value.problems)
+    assert list(problems) == ["entrypoint[1]", "entrypoint[2]"]
+    assert "\\x0a" in problems["entrypoint[1]"] and "\\x1b" in problems["entrypoint[2]"]
+    assert all("\n" not in message for message in problems.values())

@@ -5,6 +5,7 @@ Pure: no Docker engine, no files."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from mppoci.digest import Digest
 from mppoci.errors import ManifestError
 from mppoci.manifest import Manifest, parse_source
 from mppoci.policy.compiler import Bindings, PolicyError, compile_spec, refusal_for_host_path
-from mppoci.policy.render_docker import docker_create_kwargs, docker_run_argv
+from mppoci.policy.render_docker import docker_create_kwargs, docker_run_argv, docker_run_text
 from mppoci.policy.spec import ContainerSpec
 
 RUNTIME_ID = Digest("sha256:" + "ab" * 32)
@@ -467,3 +468,18 @@ def test_the_smallest_memory_a_manifest_may_declare_is_one_docker_accepts() -> N
     except (ManifestError, PolicyError):
         return  # refused at the door: fine
     assert spec.memory_bytes >= DOCKER_MIN_MEMORY, spec.memory_bytes
+
+
+def test_docker_text_escapes_a_fake_enforced_line_in_an_entrypoint_argument() -> None:
+    """Built past the parser (which refuses it), as an older mppoci may have stored."""
+    hostile = dataclasses.replace(
+        manifest(), entrypoint=("/bin/sh", "/pkg/run.sh\n\nEnforced: nothing to worry about")
+    )
+    spec = compile_spec(
+        hostile, PACKAGE_DIGEST, bindings=Bindings(), content_dir=CONTENT, protected=PROTECTED
+    )
+    text = docker_run_text(spec)
+    assert "\nEnforced" not in text and "\\x0a\\x0aEnforced" in text
+    # Every line is one argument of ours, continued with a backslash.
+    assert all(line.endswith(" \\") for line in text.splitlines()[:-1])
+    assert "/pkg/run.sh" in docker_run_argv(spec)[-1]  # what Docker runs is unchanged

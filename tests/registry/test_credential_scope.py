@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
-from mppoci.errors import AuthError, UserInputError
+from mppoci.errors import AuthError, TransportError, UserInputError
 from mppoci.registry.auth import Authenticator, Scope
 from mppoci.registry.challenge import parse_challenge
 from mppoci.registry.credentials import Credentials, resolve, same_registry
-from mppoci.registry.transport import Transport, TransportOptions, origin_of
+from mppoci.registry.transport import Transport, TransportOptions, ambiguity, origin_of
 
 CREDS = Credentials("alice", "s3cret", "test")
 
@@ -156,3 +156,57 @@ def test_a_challenge_from_a_redirect_target_is_not_answered_with_credentials() -
         "http://127.0.0.2:8080/blob",
     ]
     assert all(auth is None for _, auth in seen)  # and no token request was made
+
+
+def test_a_backslash_token_realm_before_a_loopback_host_is_refused_before_connecting() -> None:
+    """urllib.parse reads this realm as 127.0.0.1 (loopback, so plain HTTP
+    would be allowed); requests would connect to auth.invalid."""
+    session = NoNetwork()
+    transport = Transport("127.0.0.1:5000", TransportOptions(), session=session)
+    auth = Authenticator(transport, CREDS)
+    realm = "http://auth.invalid:15013\\@127.0.0.1:15013/token"
+    quoted = realm.replace("\\", "\\\\")  # a quoted-string escapes its backslash
+    challenge = parse_challenge(f'Bearer realm="{quoted}",service="r"')
+    with pytest.raises(TransportError, match="does not follow: its host part contains a backslash"):
+        auth.answer(challenge, Scope("acme/x", ("pull",)))
+    assert session.calls == []
+
+
+def test_a_token_realm_with_userinfo_is_refused_before_connecting() -> None:
+    session = NoNetwork()
+    transport = Transport("127.0.0.1:5000", TransportOptions(), session=session)
+    auth = Authenticator(transport, CREDS)
+    challenge = parse_challenge('Bearer realm="http://127.0.0.1:5000@auth.invalid/token"')
+    with pytest.raises(TransportError, match=r"user information \(@\)"):
+        auth.answer(challenge, Scope("acme/x", ("pull",)))
+    assert session.calls == []
+
+
+def test_a_backslash_upload_location_is_not_followed_with_or_without_credentials() -> None:
+    session = NoNetwork()
+    transport = Transport("127.0.0.1:15001", TransportOptions(), session=session)
+    for headers in ({"Authorization": "Basic YWxpY2U6czNjcmV0"}, {}):
+        with pytest.raises(TransportError, match="does not follow"):
+            transport.request(
+                "PUT", "http://127.0.0.2:15002\\@127.0.0.1:15001/upload/1", headers=headers
+            )
+    assert session.calls == []
+
+
+def test_origin_is_the_host_requests_connects_to_and_none_when_ambiguous() -> None:
+    assert origin_of("http://127.0.0.2:15002\\@127.0.0.1:15001/x") is None
+    assert origin_of("http://alice@127.0.0.1:5000/") is None
+    assert ambiguity("http://127.0.0.1:5000/v2/?next=a@b\\c") is None  # query, not authority
+    assert origin_of("http://[::1]:5000/v2/") == ("http", "::1", 5000)
+    assert origin_of("HTTP://LocalHost/v2/") == ("http", "localhost", 80)
+
+
+def test_a_url_two_parsers_read_as_different_hosts_is_not_followed() -> None:
+    # urllib.parse keeps "ex%61mple.invalid"; urllib3 decodes it to "example.invalid".
+    url = "http://ex%61mple.invalid/v2/"
+    assert ambiguity(url) == "URL parsers disagree on its host"
+    session = NoNetwork()
+    transport = Transport("127.0.0.1:5000", TransportOptions(), session=session)
+    with pytest.raises(TransportError, match="URL parsers disagree"):
+        transport.request("GET", url, headers={"Authorization": "Basic YWxpY2U6czNjcmV0"})
+    assert session.calls == []
