@@ -71,15 +71,16 @@ def _ask_first_use(err: VerificationError) -> bool:
             added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             note=f"trusted on first use for {package_name}",
         )
-        files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
-        events.trust(
-            context.locations(),
-            "add",
-            key.key_id,
-            publisher=publisher,
-            scopes=list(key.scopes),
-            how="first use on a terminal",
-        )
+        with events.change(context.locations()):
+            files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
+            events.trust(
+                context.locations(),
+                "add",
+                key.key_id,
+                publisher=publisher,
+                scopes=list(key.scopes),
+                how="first use on a terminal",
+            )
         added = True
     return added
 
