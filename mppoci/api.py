@@ -202,9 +202,10 @@ def execute(
     record_args: bool = False,
 ) -> RunResult:
     """Run a verified, approved package once; the run is audited either way."""
+    from mppoci.audit.log import ensure_appendable
     from mppoci.manifest import permissions_digest
-    from mppoci.sandbox.docker_runner import interruption, signals_deferred, signals_raise
     from mppoci.sandbox.launch import launch
+    from mppoci.signals import interruption, signals_deferred, signals_raise
 
     package = verified.package
     assert package is not None
@@ -233,10 +234,23 @@ def execute(
             error=error or None,
         )
 
+    # A run must be recorded: refuse before the sandbox starts what the
+    # record's append would refuse after the tool ran.
+    ensure_appendable(locations)
+
+    def record(result: RunResult) -> None:
+        for event in result.network_events:
+            events.network(locations, package=m.name, digest=verified.digest, event=event)
+        outcome = "timeout" if result.timed_out else "oom" if result.oom_killed else "exited"
+        audit(outcome, result.duration_seconds, result)
+
     started = time.monotonic()
+    result: RunResult | None = None
+    recorded = False
     try:
         # SIGTERM and SIGHUP raise from here on (in the main thread), so that
-        # the sandbox is removed and the run recorded, as with Ctrl-C.
+        # the sandbox is removed and the run recorded, as with Ctrl-C; they
+        # keep raising until the record is written.
         with signals_raise():
             result = launch(
                 store,
@@ -248,20 +262,25 @@ def execute(
                 stderr=stderr,
                 environ=environ,
             )
+            with signals_deferred():  # held while the record is written
+                record(result)
+                recorded = True
     except Error as e:
-        audit("failed", time.monotonic() - started, error=e.message)
+        if not recorded:
+            with signals_deferred():
+                audit("failed", time.monotonic() - started, error=e.message)
         raise
     except BaseException as e:
         signal_name = interruption(e)
-        if signal_name is None:
+        if signal_name is None or recorded:
             raise
         with signals_deferred():  # a second Ctrl-C must not cost the record
-            audit("interrupted", time.monotonic() - started, error=f"stopped by {signal_name}")
+            if result is not None:
+                # The tool had finished: record how, then stop.
+                record(result)
+            else:
+                audit("interrupted", time.monotonic() - started, error=f"stopped by {signal_name}")
         raise
-    for event in result.network_events:
-        events.network(locations, package=m.name, digest=verified.digest, event=event)
-    outcome = "timeout" if result.timed_out else "oom" if result.oom_killed else "exited"
-    audit(outcome, result.duration_seconds, result)
     return result
 
 

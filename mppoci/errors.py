@@ -107,6 +107,13 @@ class LimitExceededError(UntrustedContentError):
     """Outside input is larger or more numerous than the limits allow."""
 
 
+class AuditLogCutError(UntrustedContentError):
+    """The audit log no longer reaches the head kept beside it (records were
+    cut off the end, the log was emptied or removed, its last record replaced,
+    or the head file is missing or damaged). Nothing more is appended until a
+    person has looked and run `mppoci audit acknowledge-cut`."""
+
+
 class TransportError(Error):
     """A registry could not be reached or did not answer as the protocol says:
     refused connection, timeout, TLS failure, server errors after bounded retries."""

@@ -31,6 +31,8 @@ class Limits:
     files: int = 50_000
     path_bytes: int = 4096
     path_depth: int = 64
+    # mppoci.lock (it comes with a cloned repository).
+    lock_bytes: int = 4 * MiB
 
 
 DEFAULT_LIMITS = Limits()

@@ -15,6 +15,9 @@ class Locations:
     config: Path  # trust policy, settings
     data: Path  # the OCI-layout store, approvals, rollback state
     state: Path  # the audit log
+    # mppoci's default (XDG) folders when MPPOCI_HOME moved it elsewhere:
+    # the user's real policy, approvals and log are still never bound.
+    also_protected: tuple[Path, ...] = ()
 
     @property
     def store(self) -> Path:
@@ -28,7 +31,7 @@ class Locations:
         after resolving theirs: a symlinked MPPOCI_HOME (or a symlink into it)
         is still refused."""
         out: list[Path] = []
-        for folder in (self.config, self.data, self.state):
+        for folder in (self.config, self.data, self.state, *self.also_protected):
             for form in (folder, Path(os.path.realpath(folder))):
                 if form not in out:
                     out.append(form)
@@ -52,10 +55,20 @@ def locate(environ: Mapping[str, str] | None = None) -> Locations:
         UserInputError: MPPOCI_HOME or an XDG variable is set to a relative path.
     """
     env = os.environ if environ is None else environ
+    default = _xdg(env)
     home_override = env.get("MPPOCI_HOME")
     if home_override:
         root = _absolute("MPPOCI_HOME", home_override)
-        return Locations(config=root / "config", data=root / "data", state=root / "state")
+        return Locations(
+            config=root / "config",
+            data=root / "data",
+            state=root / "state",
+            also_protected=(default.config, default.data, default.state),
+        )
+    return default
+
+
+def _xdg(env: Mapping[str, str]) -> Locations:
     home = Path(env.get("HOME") or Path.home())
 
     def xdg(var: str, default: Path) -> Path:

@@ -12,14 +12,17 @@ working folder (mppoci.approval.check).
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from mppoci.digest import Digest, is_digest
-from mppoci.errors import UntrustedContentError, UserInputError
+from mppoci.errors import LimitExceededError, UntrustedContentError, UserInputError
 from mppoci.fsutil import atomic_write
+from mppoci.limits import DEFAULT_LIMITS, Limits, MiB
 from mppoci.reference import is_remote, parse_local, parse_remote
 from mppoci.semver import is_semver
 from mppoci.text import terminal_safe
@@ -103,11 +106,67 @@ def lock_bytes(lock: Lock) -> bytes:
     return (json.dumps({"version": 1, "packages": packages}, indent=2) + "\n").encode()
 
 
-def load_lock(path: Path) -> Lock:
+def _read_lock(path: Path, limit: int) -> bytes | None:
+    """The lock file's bytes, or None when there is none. A cloned repository
+    chooses what ``mppoci.lock`` is, so only a regular file is read (a FIFO
+    would hang, ``/dev/zero`` would fill memory), and only up to ``limit``.
+    A symlink to a regular file is followed: sharing one lock across folders
+    is ordinary, and it grants nothing the file's content could not.
+    Raises UntrustedContentError, LimitExceededError, UserInputError."""
     try:
-        return parse_lock(path.read_bytes(), path)
+        before = os.stat(path)
     except FileNotFoundError:
-        return Lock()
+        return None
+    except OSError as e:
+        raise UserInputError(f"cannot read the lock file {path}: {e.strerror}") from None
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_a_file(path)
+    try:
+        # O_NONBLOCK: if a FIFO was swapped in after the check, opening it does not wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UserInputError(f"cannot read the lock file {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_a_file(path)
+        if st.st_size > limit:
+            raise _too_large(path, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, min(1 << 20, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(path, limit)
+        return b"".join(chunks)
+    except OSError as e:
+        raise UserInputError(f"cannot read the lock file {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _not_a_file(path: Path) -> UntrustedContentError:
+    return UntrustedContentError(
+        f"the lock file {path} is not a regular file (a FIFO, device, socket or folder)",
+        hint="replace it with the lock file from version control, or name another with --lock FILE",
+    )
+
+
+def _too_large(path: Path, limit: int) -> LimitExceededError:
+    return LimitExceededError(
+        f"the lock file {path} is larger than {limit // MiB} MiB",
+        hint="a lock file holds one short entry per package; restore it from version control",
+    )
+
+
+def load_lock(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> Lock:
+    """The lock at ``path`` (empty when there is none). Raises
+    UntrustedContentError, LimitExceededError, UserInputError."""
+    data = _read_lock(path, limits.lock_bytes)
+    return Lock() if data is None else parse_lock(data, path)
 
 
 def add_pin(path: Path, reference: str, pin: Pin) -> None:

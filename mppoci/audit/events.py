@@ -6,13 +6,57 @@ run's arguments appear as a digest unless the user opts in to keep them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from mppoci.audit.log import append
+from mppoci.audit.chain import MAX_RECORD_BYTES
+from mppoci.audit.log import append, ensure_appendable
 from mppoci.canonical import canonical_json
 from mppoci.locations import Locations
+from mppoci.signals import signals_deferred
+
+# What a run record's own fields may take, leaving room in MAX_RECORD_BYTES
+# for the envelope (seq, time, actor, prev, sig).
+_RUN_DATA_BYTES = MAX_RECORD_BYTES - 8 * 1024
+_ARGS_BYTES = 32 * 1024
+_ERROR_CHARS = 2048
+
+
+@contextlib.contextmanager
+def change(locations: Locations) -> Iterator[None]:
+    """A state change and its audit record as one step: a log that refuses
+    records refuses the change before it is made, and Ctrl-C, SIGTERM and
+    SIGHUP are held back until both are written (then delivered). Raises
+    AuditLogCutError, StoreError."""
+    with signals_deferred():
+        ensure_appendable(locations)
+        yield
+
+
+def recorded_args(args: Sequence[str]) -> tuple[list[str], bool]:
+    """The arguments as a run record keeps them (with ``--audit-args``), and
+    whether some were cut: whole arguments while they fit the record's
+    budget, then one cut short. ``argsDigest`` always covers all of them."""
+    kept: list[str] = []
+    used = 2  # the list's brackets
+    for arg in args:
+        size = len(canonical_json(arg)) + 1
+        if used + size <= _ARGS_BYTES:
+            kept.append(arg)
+            used += size
+            continue
+        room = _ARGS_BYTES - used - 3
+        if room > 0:
+            # Cut by characters until the encoded form fits (escapes grow it).
+            part = arg[:room]
+            while part and len(canonical_json(part)) + 1 > _ARGS_BYTES - used:
+                part = part[: len(part) * 3 // 4]
+            if part:
+                kept.append(part)
+        return kept, True
+    return kept, False
 
 
 def args_digest(args: Sequence[str]) -> str:
@@ -86,9 +130,20 @@ def run(
         "oomKilled": oom_killed,
     }
     if record_args:
-        data["args"] = list(args)
+        kept, cut = recorded_args(args)
+        data["args"] = kept
+        if cut:
+            data["argsTruncated"] = True
     if error:
-        data["error"] = error
+        data["error"] = error[:_ERROR_CHARS]
+    if len(canonical_json(data)) > _RUN_DATA_BYTES:
+        # Many long mount paths or variable names: keep their digests, so the
+        # run is still recorded and the values can be matched later.
+        data["env"] = {"digest": args_digest(sorted(env_names)), "truncated": True}
+        data["mounts"] = {
+            "digest": "sha256:" + hashlib.sha256(canonical_json(dict(mounts))).hexdigest(),
+            "truncated": True,
+        }
     append(locations, "run", data)
 
 

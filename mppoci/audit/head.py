@@ -11,6 +11,7 @@ head ahead of the log means records were removed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +59,44 @@ def write_head(locations: Locations, head: Head) -> None:
     """Call only while holding the log's lock. Raises OSError, StoreError."""
     text = json.dumps({"seq": head.seq, "hash": head.hash}, sort_keys=True) + "\n"
     atomic_write(head_path(locations), text.encode(), mode=0o600)
+
+
+def head_mismatch(
+    head: Head | None,
+    last_seq: int | None,
+    last_hash: str | None,
+    hash_at: Callable[[int], str | None],
+) -> str | None:
+    """Why the log, ending with a record of ``last_seq`` and ``last_hash``
+    (Nones when empty), does not reach ``head``; None when it does.
+    ``hash_at(seq)`` gives the hash of an earlier record in the log.
+
+    The head may lag: each crash between a record's fsync and the head's
+    rename leaves one record unnoted (the record the head names is then still
+    in the log). It never leads. A log with records but no head is refused
+    too: the head file could have been removed to hide a cut."""
+    if head is None:
+        if last_seq is None:
+            return None
+        return (
+            f"the log holds records (up to {last_seq}) but there is no audit.head beside it "
+            "(it was removed, or the log was last written by an mppoci older than the head file)"
+        )
+    if last_seq is None:
+        return f"the log holds no record, but the head file saw record {head.seq}"
+    if head.seq > last_seq:
+        cut = head.seq - last_seq
+        return (
+            f"the log ends at record {last_seq}, but the head file saw record {head.seq}: "
+            f"records were cut off the end ({cut} record{'s' if cut != 1 else ''} missing)"
+        )
+    if head.seq == last_seq:
+        if head.hash != last_hash:
+            return f"record {last_seq} differs from what the head file saw of it (replaced)"
+        return None
+    if hash_at(head.seq) == head.hash:
+        return None
+    return (
+        f"the head file saw record {head.seq}, and the log's last record {last_seq} does not "
+        "follow it (the head file was replaced by an older copy, or records were rewritten)"
+    )

@@ -34,8 +34,16 @@ from mppoci.audit.chain import (
     verify_lines,
 )
 from mppoci.audit.forward import forward
-from mppoci.audit.head import Head, HeadDamagedError, head_path, parse_head, write_head
-from mppoci.errors import StoreError, UserInputError
+from mppoci.audit.head import (
+    Head,
+    HeadDamagedError,
+    head_mismatch,
+    head_path,
+    parse_head,
+    write_head,
+)
+from mppoci.errors import AuditLogCutError, StoreError, UserInputError
+from mppoci.fsutil import read_optional
 from mppoci.locations import Locations
 from mppoci.settings import load_settings
 
@@ -107,8 +115,9 @@ def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
     return body[previous + 1 :], start + end + 1
 
 
-def _seq_of(line: bytes) -> int:
-    """The sequence number of a record line. Raises ValueError when it has none."""
+def _fields_of(line: bytes) -> tuple[int, str | None]:
+    """The sequence number and ``prev`` link of a record line. Raises
+    ValueError when it has no sequence number."""
     try:
         record = json.loads(line)
     except RecursionError:
@@ -116,7 +125,87 @@ def _seq_of(line: bytes) -> int:
     seq = record.get("seq") if isinstance(record, dict) else None
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise ValueError("the last record has no sequence number (the log was edited)")
-    return seq
+    prev = record.get("prev") if isinstance(record, dict) else None
+    return seq, prev if isinstance(prev, str) else None
+
+
+def _cut_error(path: Path, why: str) -> AuditLogCutError:
+    return AuditLogCutError(
+        f"the audit log {path} was cut or its head removed: {why}; nothing more is "
+        "recorded (and nothing audited runs) until this is looked at",
+        hint="run `mppoci audit verify` to see what is missing; keep the files as evidence "
+        "and compare them with an exported copy, a checkpoint or the forwarded records. "
+        "Once you accept the log as it is, `mppoci audit acknowledge-cut` writes a record "
+        "saying where it was cut and lets mppoci record again",
+    )
+
+
+def _open_log(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as e:
+        raise StoreError(f"cannot open the audit log {path}: {e.strerror}") from None
+
+
+def _read_head_bytes(locations: Locations) -> Head | str | None:
+    """The head, None when there is none, or why it cannot be read."""
+    try:
+        data = read_optional(head_path(locations))
+        return None if data is None else parse_head(data)
+    except HeadDamagedError as e:
+        return f"{head_path(locations)} is damaged ({e})"
+
+
+def _tail_state(
+    locations: Locations, fd: int, *, trim: bool
+) -> tuple[bytes | None, int, str | None]:
+    """(last complete line, torn bytes cut off, why the head does not match).
+    Call with the log locked; ``trim`` cuts a torn tail off (exclusive lock)."""
+    size = os.fstat(fd).st_size
+    last, end = _last_line(fd, size)
+    torn = size - end
+    if torn and trim:
+        os.ftruncate(fd, end)  # a torn, never-completed record
+    head = _read_head_bytes(locations)
+    if isinstance(head, str):
+        return last, torn, head
+    if last is None:
+        return last, torn, head_mismatch(head, None, None, lambda _: None)
+    seq, _ = _fields_of(last)
+    return last, torn, head_mismatch(head, seq, line_hash(last), lambda s: _hash_at(fd, end, s))
+
+
+def _hash_at(fd: int, end: int, seq: int) -> str | None:
+    """The hash of the record numbered ``seq`` in the log's first ``end``
+    bytes, or None. Reads the log whole: only needed when the head lags
+    (after a crash between a record and its head)."""
+    data = os.pread(fd, end, 0)
+    for line in reversed(data.split(b"\n")[:-1]):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and record.get("seq") == seq:
+            return line_hash(line)
+    return None
+
+
+def ensure_appendable(locations: Locations) -> None:
+    """Refuse now what an append would refuse later: an operation that must be
+    recorded (a run) checks this before it starts. Raises AuditLogCutError,
+    StoreError."""
+    path = log_path(locations)
+    fd = _open_log(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _, _, why = _tail_state(locations, fd, trim=False)
+    except (OSError, ValueError) as e:
+        raise StoreError(f"cannot read the audit log {path}: {e}") from None
+    finally:
+        os.close(fd)
+    if why is not None:
+        raise _cut_error(path, why)
 
 
 def append(
@@ -126,28 +215,61 @@ def append(
     *,
     signing_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> int:
-    """Append one record; return its sequence number. Raises StoreError."""
+    """Append one record; return its sequence number. Raises StoreError,
+    AuditLogCutError (the log no longer reaches its head: the head never
+    moves backwards on its own)."""
+    return _append(locations, event, data, signing_key=signing_key, acknowledge=False)[0]
+
+
+def acknowledge_cut(locations: Locations) -> tuple[int, str]:
+    """Record that a person accepted the log as it is now, cut or without its
+    head: an ``audit.cut`` record saying where the head was and where the log
+    ends, and a new head at that record. Returns (its seq, what was
+    acknowledged). Raises UserInputError when the log reaches its head."""
+    seq, why = _append(locations, "audit.cut", {}, signing_key=None, acknowledge=True)
+    assert why is not None
+    return seq, why
+
+
+def _append(
+    locations: Locations,
+    event: str,
+    data: dict[str, Any],
+    *,
+    signing_key: ec.EllipticCurvePrivateKey | None,
+    acknowledge: bool,
+) -> tuple[int, str | None]:
     path = log_path(locations)
     key = signing_key if signing_key is not None else load_signing_key(locations)
     # Read before the record is written: a broken settings file stops the
     # operation rather than silently not forwarding.
     forwarding = load_settings(locations).audit_forwarding
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    except OSError as e:
-        raise StoreError(f"cannot open the audit log {path}: {e.strerror}") from None
+    fd = _open_log(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        last, end = _last_line(fd, size)
-        if end < size:
-            os.ftruncate(fd, end)  # a torn, never-completed record
-            data = {**data, "recoveredTornBytes": size - end}
+        last, torn, why = _tail_state(locations, fd, trim=True)
+        if torn:
+            data = {**data, "recoveredTornBytes": torn}
+        if acknowledge:
+            if why is None:
+                raise UserInputError(
+                    f"the audit log {path} reaches its head: there is no cut to acknowledge",
+                    hint="`mppoci audit verify` checks the whole chain",
+                )
+            head = _read_head_bytes(locations)
+            data = {
+                **data,
+                "reason": why,
+                "headSeq": head.seq if isinstance(head, Head) else None,
+                "headHash": head.hash if isinstance(head, Head) else None,
+                "logEndsAt": _fields_of(last)[0] if last is not None else 0,
+            }
+        elif why is not None:
+            raise _cut_error(path, why)
         seq = 1
         prev = GENESIS
         if last is not None:
-            seq = _seq_of(last) + 1
+            seq = _fields_of(last)[0] + 1
             prev = line_hash(last)
         line = make_line(
             seq=seq, prev=prev, time=_now(), event=event, actor=actor(), data=data, key=key
@@ -157,7 +279,7 @@ def append(
         write_head(locations, Head(seq, line_hash(line)))
         if forwarding is not None:
             forward(forwarding, line, seq=seq)
-        return seq
+        return seq, why
     except (OSError, ValueError, KeyError) as e:
         raise StoreError(f"cannot append to the audit log {path}: {e}") from None
     finally:
@@ -216,7 +338,13 @@ def verify_log(
         raise StoreError(f"cannot read the audit log {log_path(locations)}: {e.strerror}") from None
     lines, torn = _split(data)
     head: tuple[int, str] | str | None = None
-    if head_bytes is not None:
+    if head_bytes is None and lines:
+        # Fail closed: removing the head file must not be a way to hide a cut.
+        head = (
+            f"there is no {head_path(locations)} beside the log "
+            "(removed, or last written by an older mppoci)"
+        )
+    elif head_bytes is not None:
         try:
             kept = parse_head(head_bytes)
             head = (kept.seq, kept.hash)

@@ -252,9 +252,10 @@ def main() -> None:
         )
         sys.exit(1)
     except BaseException as e:
-        # Only a sandbox run raises Terminated, so its module is loaded by then.
-        runner = sys.modules.get("mppoci.sandbox.docker_runner")
-        if runner is not None and isinstance(e, runner.Terminated):
+        # Only code that turned signals into Terminated raises it, so the
+        # module is loaded by then.
+        signals = sys.modules.get("mppoci.signals")
+        if signals is not None and isinstance(e, signals.Terminated):
             print("mppoci: stopped by a signal; the sandbox was removed", file=sys.stderr)
             sys.exit(128 + e.signum)
         raise

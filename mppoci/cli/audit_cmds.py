@@ -151,7 +151,7 @@ def verify(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from mppoci.audit.log import log_path, verify_log
+    from mppoci.audit.log import log_path, records, verify_log
 
     cp: tuple[int, str] | None = None
     if checkpoint_file is not None:
@@ -172,14 +172,16 @@ def verify(
         echo(
             "note: the last line is incomplete (a write was cut off); it is not a record", err=True
         )
-    if report.records and not report.head_checked:
-        echo(
-            "note: there is no audit.head beside the log (it was last written by an older "
-            "mppoci, or the file was removed): records cut off the end would not show; the "
-            "next record written creates it",
-            err=True,
-        )
     if report.intact:
+        for record in records(context.locations()):
+            if record.get("event") == "audit.cut":
+                data = record.get("data") or {}
+                echo(
+                    terminal_safe(
+                        f"note: record {record.get('seq')} acknowledges a cut: {data.get('reason')}"
+                    ),
+                    err=True,
+                )
         signed = f", {report.signed} signatures checked" if report.signed else ""
         echo(
             f"{where}: {report.records} records, chain intact{signed}; "
@@ -192,8 +194,21 @@ def verify(
     ]
     raise UntrustedContentError(
         f"the audit log {where} has been tampered with:\n  " + "\n  ".join(lines),
-        hint="keep the file as evidence; compare it with your last exported copy or checkpoint",
+        hint="keep the file as evidence; compare it with your last exported copy or checkpoint. "
+        "While the log does not reach its head, nothing more is recorded; once you accept the "
+        "log as it is, `mppoci audit acknowledge-cut` records where it was cut",
     )
+
+
+@app.command("acknowledge-cut")
+def acknowledge_cut_cmd() -> None:
+    """Accept the log as it is after a cut (or a lost audit.head): write an
+    `audit.cut` record saying where the head was and where the log ends, and
+    start the head there so mppoci records again."""
+    from mppoci.audit.log import acknowledge_cut
+
+    seq, why = acknowledge_cut(context.locations())
+    echo(f"recorded the cut as record {seq}: {why}", err=True)
 
 
 @app.command("key")

@@ -91,16 +91,17 @@ def _record(manifest: Manifest, verified: Verified, how: str) -> None:
     )
     from mppoci.audit import events
 
-    update_approvals(context.locations(), partial(Approvals.with_approval, approval=approval))
-    events.approval(
-        context.locations(),
-        "grant",
-        manifest.name,
-        digest=verified.digest,
-        permissions=approval.permissions,
-        how=how,
-        allows=list(approval.lines),
-    )
+    with events.change(context.locations()):
+        update_approvals(context.locations(), partial(Approvals.with_approval, approval=approval))
+        events.approval(
+            context.locations(),
+            "grant",
+            manifest.name,
+            digest=verified.digest,
+            permissions=approval.permissions,
+            how=how,
+            allows=list(approval.lines),
+        )
 
 
 def _ask_and_record(manifest: Manifest, verified: Verified, decision: Decision) -> bool:
@@ -195,10 +196,11 @@ def approvals_revoke(
 
     # Remembered, so that a lock file can never approve it again; only a new approval can.
     revoked_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    update_approvals(
-        context.locations(), partial(Approvals.without, package=name, revoked_at=revoked_at)
-    )
-    events.approval(context.locations(), "revoke", name)
+    with events.change(context.locations()):
+        update_approvals(
+            context.locations(), partial(Approvals.without, package=name, revoked_at=revoked_at)
+        )
+        events.approval(context.locations(), "revoke", name)
     echo(f"revoked the approval of {name}", err=True)
 
 

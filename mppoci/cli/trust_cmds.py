@@ -72,15 +72,16 @@ def add(
     from mppoci.audit import events
 
     locations = context.locations()
-    update_policy(locations, partial(TrustPolicy.with_key, key=entry))
-    events.trust(
-        locations,
-        "add",
-        entry.key_id,
-        publisher=publisher,
-        scopes=list(scopes),
-        registries=list(entry.registries),
-    )
+    with events.change(locations):
+        update_policy(locations, partial(TrustPolicy.with_key, key=entry))
+        events.trust(
+            locations,
+            "add",
+            entry.key_id,
+            publisher=publisher,
+            scopes=list(scopes),
+            registries=list(entry.registries),
+        )
     echo(
         f"trusted key {short_id(entry.key_id)} ({publisher}) for {', '.join(scopes)}"
         f" in {policy_path(locations)}",
@@ -146,8 +147,9 @@ def remove(
         raise NotFoundError(f"key {full[:16]} is not a trusted key", hint="see `mppoci trust list`")
     from mppoci.audit import events
 
-    update_policy(locations, partial(TrustPolicy.without_key, key_id=full))
-    events.trust(locations, "remove", full)
+    with events.change(locations):
+        update_policy(locations, partial(TrustPolicy.without_key, key_id=full))
+        events.trust(locations, "remove", full)
     echo(f"removed key {full[:16]}", err=True)
 
 
@@ -164,8 +166,8 @@ def revoke(
     full = load_policy(locations).match_key_id(key_id)
     from mppoci.audit import events
 
-    update_policy(
-        locations, partial(TrustPolicy.with_revocation, revocation=Revocation(full, _now(), reason))
-    )
-    events.trust(locations, "revoke", full, reason=reason)
+    revocation = Revocation(full, _now(), reason)
+    with events.change(locations):
+        update_policy(locations, partial(TrustPolicy.with_revocation, revocation=revocation))
+        events.trust(locations, "revoke", full, reason=reason)
     echo(f"revoked key {full[:16]}: it is refused from now on", err=True)

@@ -35,7 +35,14 @@ def _ask_first_use(err: VerificationError) -> bool:
     if package_name is None:
         return False
     publisher = package_name.split("/", 1)[0]
-    known = [k for k in files.load_policy(context.locations()).keys if k.publisher == publisher]
+    policy = files.load_policy(context.locations())
+    # The publisher's label on a key is only what was typed at `trust add`:
+    # a key already trusted for this package's name counts too.
+    known = [
+        k
+        for k in policy.keys
+        if k.publisher == publisher or (k.covers(package_name) and not policy.is_revoked(k.key_id))
+    ]
     added = False
     for signer in verdict.unknown_signers:
         assert signer.key_id is not None and signer.public_key_pem is not None
@@ -52,7 +59,8 @@ def _ask_first_use(err: VerificationError) -> bool:
             # A new key for a publisher you know: a rotation, or someone else
             # signing in their name. Say so before the question.
             echo(
-                f"WARNING: you already trust {len(known)} other key(s) for {publisher} ("
+                f"WARNING: you already trust {len(known)} other key(s) for {publisher} "
+                f"or {terminal_safe(package_name)} ("
                 + ", ".join(short_id(k.key_id) for k in known)
                 + "). A different key is a rotation only if the publisher says so; "
                 "otherwise someone else signed this in their name.",
@@ -71,15 +79,16 @@ def _ask_first_use(err: VerificationError) -> bool:
             added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             note=f"trusted on first use for {package_name}",
         )
-        files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
-        events.trust(
-            context.locations(),
-            "add",
-            key.key_id,
-            publisher=publisher,
-            scopes=list(key.scopes),
-            how="first use on a terminal",
-        )
+        with events.change(context.locations()):
+            files.update_policy(context.locations(), partial(TrustPolicy.with_key, key=key))
+            events.trust(
+                context.locations(),
+                "add",
+                key.key_id,
+                publisher=publisher,
+                scopes=list(key.scopes),
+                how="first use on a terminal",
+            )
         added = True
     return added
 

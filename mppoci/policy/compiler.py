@@ -16,6 +16,7 @@ from types import MappingProxyType
 from mppoci.digest import Digest
 from mppoci.errors import UserInputError
 from mppoci.manifest import Access, Manifest
+from mppoci.policy.host_identity import HostFacts, refusal_by_identity
 from mppoci.policy.seccomp import (
     allowed_names,
     compose,
@@ -107,7 +108,9 @@ def refusal_for_host_path(path: str, protected: Sequence[str]) -> str | None:
     return None
 
 
-def _mounts(manifest: Manifest, bindings: Bindings, protected: Sequence[str]) -> list[Mount]:
+def _mounts(
+    manifest: Manifest, bindings: Bindings, protected: Sequence[str], host: HostFacts | None
+) -> list[Mount]:
     declared = {entry.name: entry for entry in manifest.permissions.filesystem}
     for name in bindings.mounts:
         if name not in declared:
@@ -133,6 +136,8 @@ def _mounts(manifest: Manifest, bindings: Bindings, protected: Sequence[str]) ->
             mounts.append(_volume_mount(source, entry.path, read_only, purpose))
             continue
         why_not = refusal_for_host_path(source, protected)
+        if why_not is None and host is not None:
+            why_not = refusal_by_identity(source, host)
         if why_not:
             raise PolicyError(
                 f"--mount {entry.name}={source} is refused: {why_not}",
@@ -191,6 +196,7 @@ def compile_spec(
     bindings: Bindings,
     content_dir: str | VolumeSource,
     protected: Sequence[str],
+    host: HostFacts | None = None,
     args: Sequence[str] = (),
     run_id: str = "",
     labels: Mapping[str, str] | None = None,
@@ -199,7 +205,9 @@ def compile_spec(
     """Compile the sandbox for one run. Raises PolicyError.
 
     ``content_dir`` holds the verified package content: a host folder, or on a
-    cluster the volume an init container fills. ``arch`` names the seccomp
+    cluster the volume an init container fills. ``host``: the identities of
+    the host folders bound and of mppoci's own (from the shell); with them, a
+    folder under another name (bind mount, hard link) is refused too. ``arch`` names the seccomp
     profile's architecture (default: this machine's)."""
     if manifest.runtime.digest is None:
         raise PolicyError(f"{manifest.name} does not pin its runtime by digest")
@@ -216,7 +224,7 @@ def compile_spec(
         if isinstance(content_dir, VolumeSource)
         else Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content")
     )
-    mounts = [content, *_mounts(manifest, bindings, protected)]
+    mounts = [content, *_mounts(manifest, bindings, protected, host)]
     if egress is not None and egress.resolv_conf is not None:
         mounts.append(
             Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the relay only")

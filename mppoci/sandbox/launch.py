@@ -21,6 +21,7 @@ from mppoci.package.stored import StoredPackage
 from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import RunResult, run_container
+from mppoci.sandbox.host_facts import gather
 from mppoci.sandbox.storage import mounted_storage
 from mppoci.store.layout import Store
 
@@ -82,12 +83,14 @@ def prepare_spec(
         resolve_bindings(package.manifest, request, locations, environ, storage=storage),
         egress=egress,
     )
+    sources = [s for s in bindings.mounts.values() if isinstance(s, str)]
     return compile_spec(
         package.manifest,
         package.digest,
         bindings=bindings,
         content_dir=str(content_dir),
         protected=[str(p) for p in locations.protected()],
+        host=gather(locations, sources),
         args=request.args,
         run_id=run_id or secrets.token_hex(8),
         labels={OWNER_LABEL: owner()},

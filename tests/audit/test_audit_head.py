@@ -16,7 +16,7 @@ import pytest
 from mppoci.audit.chain import line_hash
 from mppoci.audit.head import head_path, read_head
 from mppoci.audit.log import append, log_path, read_lines, verify_log
-from mppoci.errors import UserInputError
+from mppoci.errors import AuditLogCutError, UserInputError
 from mppoci.locations import Locations, locate
 from mppoci.settings import settings_path
 from tests.conftest import CliRunner
@@ -93,14 +93,106 @@ def test_head_follows_every_append(where: Locations) -> None:
     assert report.intact and report.head_checked
 
 
-def test_log_without_a_head_file_verifies_with_a_note(where: Locations, cli: CliRunner) -> None:
-    # A log last written by an older mppoci has no head file yet.
+def test_removed_head_file_fails_verification_and_stops_recording(
+    where: Locations, cli: CliRunner
+) -> None:
+    # Was: a log without audit.head verified with a note. Removing the head
+    # file was then a way to hide a cut, so it now fails closed.
     _append(where, 2)
     head_path(where).unlink()
-    report = verify_log(where)
-    assert report.intact and not report.head_checked
+    assert not verify_log(where).intact
     result = cli("audit", "verify")
-    assert result.returncode == 0 and "no audit.head" in result.stderr, result
+    assert result.returncode == 1, result
+    assert "there is no" in result.stderr and "acknowledge-cut" in result.stderr
+    with pytest.raises(AuditLogCutError, match=r"no audit\.head beside it"):
+        append(where, "run", {"i": 2})
+    assert not head_path(where).exists() and len(read_lines(where)[0]) == 2
+
+
+def _cut_with_head_n(where: Locations, keep: int) -> None:
+    """The red team's cut: `head -n 3 audit.log > t; cat t > audit.log`."""
+    lines = log_path(where).read_bytes().split(b"\n")
+    log_path(where).write_bytes(b"".join(line + b"\n" for line in lines[:keep]))
+
+
+def test_cut_log_is_not_hidden_by_the_next_command(where: Locations, cli: CliRunner) -> None:
+    _append(where, 6)
+    _cut_with_head_n(where, 3)
+    # The next ordinary command that records (here: trusting a key) is refused
+    # before it changes anything, instead of writing head 4 over head 6.
+    key = cli(
+        "key",
+        "generate",
+        "--output-key-prefix",
+        str(where.state.parent / "k"),
+        env={"MPPOCI_PASSWORD": "pw"},
+    )
+    assert key.returncode == 0, key
+    trusted = cli("trust", "add", str(where.state.parent / "k.pub"), "--publisher", "acme")
+    assert trusted.returncode == 1, trusted
+    assert "cut off the end (3 records missing)" in trusted.stderr
+    assert "mppoci audit acknowledge-cut" in trusted.stderr
+    assert "acme" not in cli("trust", "list").stdout + cli("trust", "list").stderr
+    with pytest.raises(AuditLogCutError):
+        append(where, "run", {"i": 6})
+    assert len(read_lines(where)[0]) == 3
+    head = read_head(where)
+    assert head is not None and head.seq == 6
+    result = cli("audit", "verify")
+    assert result.returncode == 1 and "the head file saw record 6" in result.stderr, result
+
+
+def test_deleted_log_does_not_restart_at_record_1(where: Locations) -> None:
+    _append(where, 3)
+    log_path(where).unlink()
+    with pytest.raises(AuditLogCutError, match="the log holds no record, but the head file saw"):
+        append(where, "run", {"i": 3})
+    assert read_lines(where)[0] == []
+    assert not verify_log(where).intact
+
+
+def test_relinked_last_record_is_refused_at_the_next_append(where: Locations) -> None:
+    _append(where, 3)
+    lines, _ = read_lines(where)
+    last = json.loads(lines[-1])
+    last["data"] = {"i": 999}
+    forged = json.dumps(last, sort_keys=True, separators=(",", ":")).encode()
+    log_path(where).write_bytes(b"".join(line + b"\n" for line in [*lines[:-1], forged]))
+    with pytest.raises(AuditLogCutError, match="record 3 differs"):
+        append(where, "run", {"i": 3})
+
+
+def test_acknowledged_cut_is_recorded_and_recording_resumes(
+    where: Locations, cli: CliRunner
+) -> None:
+    _append(where, 6)
+    _cut_with_head_n(where, 3)
+    result = cli("audit", "acknowledge-cut")
+    assert result.returncode == 0, result
+    assert "recorded the cut as record 4" in result.stderr
+    cut = json.loads(read_lines(where)[0][-1])
+    assert cut["seq"] == 4 and cut["event"] == "audit.cut"
+    assert cut["data"]["headSeq"] == 6 and cut["data"]["logEndsAt"] == 3
+    assert "cut off the end" in cut["data"]["reason"]
+    assert append(where, "run", {"i": 6}) == 5
+    verified = cli("audit", "verify")
+    assert verified.returncode == 0, verified
+    assert "record 4 acknowledges a cut" in verified.stderr
+    # Nothing to acknowledge now: the command refuses rather than writing a record.
+    again = cli("audit", "acknowledge-cut")
+    assert again.returncode == 1 and "no cut to acknowledge" in again.stderr, again
+    assert len(read_lines(where)[0]) == 5
+
+
+def test_head_lagging_after_repeated_crashes_still_appends(where: Locations) -> None:
+    # Two crashes in a row, each between a record's fsync and its head: the
+    # head names record 2 while the log holds 4. Not a cut.
+    _append(where, 2)
+    kept = head_path(where).read_bytes()
+    _append(where, 2)
+    head_path(where).write_bytes(kept)
+    assert append(where, "run", {"i": 4}) == 5
+    assert verify_log(where).intact
 
 
 def _append_many(home: str, worker: int, count: int) -> None:

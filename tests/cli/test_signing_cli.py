@@ -394,6 +394,22 @@ def test_first_use_prompt_warns_when_the_publisher_already_has_a_trusted_key(
     assert "someone else signed this in their name" in shown
 
 
+def test_first_use_prompt_warns_when_the_scopes_key_has_another_publisher_label(
+    cli: CliRunner, home: Path, built: str, keys: dict[str, Path]
+) -> None:
+    # alice's key is trusted for acme/word-count under another label; a new
+    # key signing that package must still get the warning.
+    trusted = cli(
+        "trust", "add", str(keys["alice.pub"]), "--publisher", "ops", "--scope", "acme/word-count"
+    )
+    assert trusted.returncode == 0, trusted.stderr
+    _sign(cli, "acme/word-count", keys["mallory"])
+    code, shown = _run_on_terminal(["verify", "acme/word-count"], home, "n")
+    assert code == 1
+    assert "you already trust 1 other key(s) for acme or acme/word-count" in shown
+    assert "someone else signed this in their name" in shown
+
+
 def test_first_use_prompt_does_not_warn_for_a_new_publisher(
     cli: CliRunner, home: Path, built: str, keys: dict[str, Path]
 ) -> None:

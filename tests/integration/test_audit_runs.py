@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mppoci.audit.events import args_digest
 from tests.conftest import run_mppoci
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,34 @@ def test_trust_approval_and_refusals_are_recorded(ready: Path, tmp_path: Path) -
     exported = _mppoci(ready, "audit", "export", "--package", "acme/audited")
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert lines and all({"seq", "time", "event", "actor", "data", "prev"} <= set(r) for r in lines)
+
+
+def test_huge_audited_args_still_leave_a_run_record(ready: Path) -> None:
+    # Three arguments of 100 KiB each: kept whole, the record would pass the
+    # 64 KiB a record may take, and the append would fail after the tool ran.
+    args = [c * (100 * 1024) for c in "abc"]
+    result = _mppoci(
+        ready, "run", "acme/audited", "--audit-args", "--env", "API_TOKEN=t", "--", *args
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "token-received"
+    [run] = json.loads(_mppoci(ready, "audit", "show", "--event", "run", "--json").stdout)
+    data = run["data"]
+    assert data["outcome"] == "exited" and data["exitCode"] == 0
+    assert data["argsTruncated"] is True
+    assert data["argsDigest"] == args_digest(args)  # covers all of them
+    kept = data["args"]
+    assert kept and all(args[i].startswith(part) for i, part in enumerate(kept))
+    assert sum(map(len, kept)) < sum(map(len, args))
+    assert _mppoci(ready, "audit", "verify").returncode == 0
+
+
+def test_run_after_the_log_was_cut_is_refused_before_the_tool_starts(ready: Path) -> None:
+    log = ready / "state" / "audit.log"
+    lines = log.read_bytes().split(b"\n")
+    log.write_bytes(b"".join(line + b"\n" for line in lines[:3]))
+    result = _mppoci(ready, "run", "acme/audited", "--env", "API_TOKEN=t")
+    assert result.returncode == 125, result
+    assert "token-received" not in result.stdout
+    assert "records were cut off the end" in result.stderr
+    assert len(log.read_bytes().split(b"\n")) == 4  # nothing appended

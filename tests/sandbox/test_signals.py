@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from mppoci.sandbox.docker_runner import (
+from mppoci.signals import (
     Terminated,
     interruption,
     signals_deferred,
