@@ -20,13 +20,15 @@ from typing import Any
 from mppoci.errors import RuntimeEngineError
 from mppoci.manifest import EgressRule
 
-SCRIPTS = tuple(Path(__file__).with_name(n) for n in ("gateway.py", "relay.py", "addresses.py"))
+SCRIPTS = tuple(
+    Path(__file__).with_name(n) for n in ("gateway.py", "relay.py", "addresses.py", "names.py")
+)
 OWNER_LABEL = "dev.mppoci.owner"
 EGRESS_LABEL = "dev.mppoci.egress"
 SOCKET = "/sock/gateway.sock"
 _READY_TIMEOUT = 30.0
 # What the Kubernetes gateway pod runs (it has no relay: the tool pod has an IP).
-KUBE_GATEWAY_SCRIPTS = ("gateway.py", "addresses.py")
+KUBE_GATEWAY_SCRIPTS = ("gateway.py", "addresses.py", "names.py")
 # What a flood may leave in the audit log: the scripts print at most this many
 # events each, then counts (see gateway.Log); this bounds what is kept here too.
 MAX_RECORDED = 400
