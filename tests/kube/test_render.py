@@ -421,7 +421,7 @@ def test_a_declared_private_address_gets_its_own_opening_and_goes_to_the_gateway
         {"host": "db.internal", "port": 5432, "address": "10.0.12.7"}
     ]
     # The address policy travels with the gateway.
-    assert set(data) == {"gateway.py", "addresses.py", "config.json"}
+    assert set(data) == {"gateway.py", "addresses.py", "names.py", "config.json"}
 
 
 def test_volumes_are_the_ones_the_user_named_with_the_declared_access(
