@@ -248,6 +248,7 @@ def egress_network(
             finally:
                 _stop(started)
                 egress.events.extend(collect_events([_log_lines(c) for c in started]))
+                egress.events.extend(stopped_events([(r, _state(c)) for r, c in roles(started)]))
     finally:
         for container in reversed(started):
             with contextlib.suppress(docker.errors.APIError):
@@ -279,6 +280,35 @@ def _stop(containers: list[Any]) -> None:
     for container in containers:
         with contextlib.suppress(*errors):
             container.wait(timeout=5)
+
+
+def roles(started: list[Any]) -> list[tuple[str, Any]]:
+    return list(zip(("gateway", "relay"), started, strict=False))
+
+
+def _state(container: Any) -> dict[str, Any]:
+    import docker.errors
+    import requests
+
+    try:
+        container.reload()
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return {}
+    state = container.attrs.get("State")
+    return state if isinstance(state, dict) else {}
+
+
+def stopped_events(states: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One ``stopped`` event per relay or gateway that did not end by the
+    SIGTERM mppoci sends at the end of a run (exit 0): OOM-killed, crashed.
+    Its connections stopped then, which the audit log must say. Pure."""
+    out = []
+    for role, state in states:
+        oom = bool(state.get("OOMKilled"))
+        code = state.get("ExitCode")
+        if oom or (isinstance(code, int) and code != 0):
+            out.append({"kind": "stopped", "role": role, "exit_code": code, "oom_killed": oom})
+    return out
 
 
 def _log_lines(container: Any) -> list[bytes]:
