@@ -110,6 +110,20 @@ if "probe" in targets:
         address, _, port = item.rpartition(":")
         attempt(f"probe {item}", functools.partial(connect_address, address.strip("[]"), int(port)))
     sys.exit(0)
+if "raw" in targets:  # raw=PORT:HEX,...: these bytes to the relay, as they are
+
+    def raw(port, data):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(data)
+            reply = s.recv(64)
+            if not reply:
+                raise OSError("closed without a reply")
+            return reply.decode(errors="replace")
+
+    for i, item in enumerate(targets["raw"].split(",")):
+        port, _, data = item.partition(":")
+        attempt(f"raw {i}", functools.partial(raw, int(port), bytes.fromhex(data)))
+    sys.exit(0)
 if "send" in targets:
     for item in targets["send"].split(","):
         host, _, port = item.rpartition(":")
