@@ -471,7 +471,9 @@ def own_addresses(config: dict[str, Any]) -> list[str]:
     found = addresses.local_addresses(read(FIB_TRIE), read(IF_INET6))
     if config.get("ip"):
         found.append(str(config["ip"]))
-    return sorted(set(found))
+    # Loopback and link-local are refused anyway, under their own names.
+    keep = (addresses.PRIVATE, addresses.PUBLIC)
+    return sorted({a for a in found if addresses.classify(addresses.parse(a)) in keep})
 
 
 async def main(config_path: str) -> None:

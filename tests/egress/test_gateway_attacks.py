@@ -195,7 +195,10 @@ def test_the_gateway_counts_its_service_address_and_its_interfaces_as_its_own(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fib = tmp_path / "fib_trie"
-    fib.write_text("Local:\n  +-- 10.1.2.0/24 2 0 2\n     |-- 10.1.2.3\n        /32 host LOCAL\n")
+    fib.write_text(
+        "Local:\n  +-- 10.1.2.0/24 2 0 2\n     |-- 10.1.2.3\n        /32 host LOCAL\n"
+        "     |-- 127.0.0.1\n        /32 host LOCAL\n"  # refused as loopback anyway
+    )
     monkeypatch.setattr(gateway, "FIB_TRIE", str(fib))
     monkeypatch.setattr(gateway, "IF_INET6", str(tmp_path / "absent"))
     assert gateway.own_addresses({"ip": "10.96.200.10"}) == ["10.1.2.3", "10.96.200.10"]
