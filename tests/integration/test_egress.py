@@ -577,3 +577,22 @@ def test_a_nul_in_the_host_or_sni_does_not_reach_or_resolve_a_name_outside_the_w
         assert "address" not in record, record  # never resolved, never dialled
     dns_log = docker_client.containers.get(world["dns_container"]).logs().decode()
     assert f"exfil-{token}".encode().hex() not in dns_log
+
+
+def test_idle_connections_past_the_cap_are_refused_and_do_not_kill_the_relay(
+    package: Path, world: dict[str, str]
+) -> None:
+    """The red team held thousands of idle connections to the relay until it
+    was OOM-killed (64 MiB). Past the cap (256 open at once) each is refused
+    at once and audited; the relay and the gateway live to the end of the run
+    (no network.stopped record)."""
+    from mppoci.egress.gateway import MAX_CONNECTIONS
+
+    extra = 40
+    before = len(_network_records(package))
+    got, _ = _run_tool(package, world, "acme/egress", [f"idle={MAX_CONNECTIONS + extra}"])
+    assert got["idle"] == f"OK {extra} closed", got
+    records = _network_records(package)[before:]
+    refused = [r for r in records if r.get("reason") == "too many connections"]
+    assert len(refused) == extra, records[-5:]
+    assert not [r for r in records if r["event"] == "network.stopped"], records[-5:]
