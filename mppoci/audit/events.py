@@ -180,7 +180,9 @@ def cluster_render(
 
 def network(locations: Locations, *, package: str, digest: str, event: Mapping[str, Any]) -> None:
     """One DNS query or connection attempt the egress gateway saw, or
-    (``network.suppressed``) how many more there were past the cap."""
+    (``network.suppressed``) how many more there were past the cap, or
+    (``network.stopped``) that the relay or the gateway ended early (its exit
+    code; OOM-killed or not): the tool's connections ended with it."""
     kind = event.get("kind", "unknown")
     if kind == "suppressed":
         append(
@@ -191,6 +193,19 @@ def network(locations: Locations, *, package: str, digest: str, event: Mapping[s
                 "digest": digest,
                 "counts": event.get("counts"),
                 "total": event.get("total"),
+            },
+        )
+        return
+    if kind == "stopped":
+        append(
+            locations,
+            "network.stopped",
+            {
+                "package": package,
+                "digest": digest,
+                "role": event.get("role"),
+                "exit_code": event.get("exit_code"),
+                "oom_killed": event.get("oom_killed"),
             },
         )
         return

@@ -34,6 +34,8 @@ _V4: tuple[tuple[str, str], ...] = (
     ("100.64.0.0/10", PRIVATE),  # CGNAT (RFC 6598)
     ("192.0.0.0/24", "reserved"),  # IETF protocol assignments
     ("192.0.2.0/24", "reserved"),  # documentation
+    ("192.88.99.0/24", "reserved"),  # 6to4 relay anycast (deprecated)
+    ("168.63.129.16/32", "metadata"),  # Azure's wireserver (a public address)
     ("198.18.0.0/15", "reserved"),  # benchmarking
     ("198.51.100.0/24", "reserved"),
     ("203.0.113.0/24", "reserved"),
@@ -48,6 +50,7 @@ _V6: tuple[tuple[str, str], ...] = (
     ("ff00::/8", "multicast"),
     ("2001:db8::/32", "reserved"),  # documentation
     ("100::/64", "reserved"),  # discard
+    ("64:ff9b:1::/48", "reserved"),  # local-use NAT64 (RFC 8215)
     ("fec0::/10", "reserved"),  # deprecated site-local
     ("::/96", "reserved"),  # IPv4-compatible (deprecated)
 )

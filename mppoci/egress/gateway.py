@@ -33,12 +33,14 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 try:  # inside the gateway's container the scripts sit side by side
     import addresses  # type: ignore[import-not-found,unused-ignore]
+    import names  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # imported from mppoci (tests, the renderer)
-    from mppoci.egress import addresses
+    from mppoci.egress import addresses, names
 
 PEEK_BYTES = 4096
 PEEK_TIMEOUT = 5.0
@@ -46,6 +48,10 @@ CONNECT_TIMEOUT = 10.0
 MAX_EVENTS = 200  # printed one by one; after that, counted (a flood stays bounded)
 SUMMARY_EVERY = 1.0  # seconds between two count lines
 MAX_HEADER = 8  # "65535\n"
+MAX_CONNECTIONS = 256  # open at once; more are refused at once (and counted)
+MAX_LOGGED_NAME = 300  # an unrecognisable name is logged cut to this length
+FIB_TRIE = "/proc/net/fib_trie"
+IF_INET6 = "/proc/net/if_inet6"
 
 
 class Log:
@@ -107,6 +113,8 @@ async def summaries() -> None:
 
 
 def matches(pattern: str, host: str) -> bool:
+    """Whether ``host`` (a name that passed names.host_name) matches a
+    declared pattern."""
     host = host.lower().rstrip(".")
     if pattern == "*":
         return True
@@ -173,7 +181,10 @@ def parse_query(data: bytes) -> tuple[int, str, int, bytes] | None:
             break
         if length > 63 or pos + 1 + length > len(data):
             return None
-        labels.append(data[pos + 1 : pos + 1 + length].decode("ascii", "replace"))
+        label = data[pos + 1 : pos + 1 + length]
+        if b"." in label:  # one label that would read as several
+            label = label.replace(b".", b"\x00")
+        labels.append(label.decode("ascii", "replace"))
         pos += 1 + length
     if pos + 4 > len(data):
         return None
@@ -204,14 +215,17 @@ class Dns(asyncio.DatagramProtocol):
         query = parse_query(data)
         if query is None or self.transport is None:
             return
-        ident, name, qtype, question = query
-        allowed = self.rules.name_allowed(name)
+        ident, raw, qtype, question = query
+        name = names.host_name(raw)
+        allowed = name is not None and self.rules.name_allowed(name)
+        extra = {} if name is not None else {"reason": "not a host name"}
         log(
             kind="dns",
             client=addr[0],
-            name=name,
+            name=raw[:MAX_LOGGED_NAME],
             qtype=qtype,
             decision="answered" if allowed else "refused",
+            **extra,
         )
         if not allowed:
             reply = answer(ident, question, 5, None)  # REFUSED, never forwarded
@@ -241,20 +255,27 @@ def sni(data: bytes) -> str | None:
             pos += 4
             if ext_type == 0:  # server_name
                 name_len = struct.unpack(">H", data[pos + 3 : pos + 5])[0]
-                return data[pos + 5 : pos + 5 + name_len].decode("ascii").lower()
+                raw = data[pos + 5 : pos + 5 + name_len]
+                return raw.decode("ascii", "backslashreplace").lower()
             pos += ext_len
-    except (IndexError, struct.error, UnicodeDecodeError):
+    except (IndexError, struct.error):
         return None
     return None
 
 
 def http_host(data: bytes) -> str | None:
+    """The HTTP Host header's name without its port, as sent (names.host_name
+    decides whether it is a name). Several Host headers come back joined with
+    ", ", which is never a name: a request that carries two is refused."""
     head = data.split(b"\r\n\r\n", 1)[0]
+    values = []
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"host":
-            return value.strip().decode("ascii", "replace").rsplit(":", 1)[0].lower()
-    return None
+            text = value.strip().decode("ascii", "backslashreplace").lower()
+            host, colon, port = text.rpartition(":")
+            values.append(host if colon and port.isdigit() else text)
+    return ", ".join(values) if values else None
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -275,20 +296,38 @@ class Forward:
     """Checks one connection for ``port`` against the rules and the address
     policy, then relays it. ``client`` names who connected (for the log)."""
 
-    def __init__(self, rules: Rules, port: int | None, host_addresses: list[str]) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        port: int | None,
+        host_addresses: list[str],
+        own_addresses: Sequence[str] = (),
+        limit: Limit | None = None,
+    ) -> None:
         self.rules = rules
         self.port = port
-        self.host_addresses = [addresses.parse(a) for a in host_addresses]
+        self.own = [addresses.parse(a) for a in own_addresses]
+        self.host_addresses = [addresses.parse(a) for a in host_addresses] + self.own
+        self.limit = limit or Limit()
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.limit.take():
+            self.refuse(self.client(writer), None, self.port or 0, "too many connections")
+            writer.close()
+            return
         try:
             await self.handle(reader, writer)
         finally:
+            self.limit.give()
             writer.close()
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @staticmethod
+    def client(writer: asyncio.StreamWriter) -> str:
         peer = writer.get_extra_info("peername")
-        client = peer[0] if isinstance(peer, tuple) else "relay"
+        return str(peer[0]) if isinstance(peer, tuple) else "relay"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = self.client(writer)
         port = self.port
         if port is None:  # from the relay: the port the tool dialled comes first
             try:
@@ -308,7 +347,14 @@ class Forward:
                 first = await asyncio.wait_for(reader.read(PEEK_BYTES), PEEK_TIMEOUT)
             except (TimeoutError, ConnectionError):
                 first = b""
-            host = sni(first) or http_host(first)
+            sent = sni(first) or http_host(first)
+            host = names.host_name(sent) if sent is not None else None
+            if sent is not None and host is None:
+                # Not a host name (a NUL, an IP form, two Host headers...):
+                # never matched, never resolved.
+                sent = sent[:MAX_LOGGED_NAME]
+                self.refuse(client, sent, port, "destination not recognisable")
+                return
         if host is None or not self.rules.allowed(host, port):
             reason = "no declared destination" if host else "destination not recognisable"
             self.refuse(client, host, port, reason)
@@ -333,6 +379,9 @@ class Forward:
     async def address_for(self, host: str, port: int, client: str) -> str | None:
         """The address to connect to: resolved once here and checked, so a
         second lookup cannot swap it. Logs and returns None when refused."""
+        if names.host_name(host) != host.rstrip("."):  # the declared only host too
+            self.refuse(client, host, port, "destination not recognisable")
+            return None
         declared = self.rules.declared(host, port)
         if declared is not None and declared.num_addresses == 1:
             candidates = [str(declared.network_address)]  # declared as is: no DNS
@@ -344,7 +393,7 @@ class Forward:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, family=family, type=socket.SOCK_STREAM
                 )
-            except OSError as e:
+            except (OSError, UnicodeError, ValueError) as e:
                 self.refuse(client, host, port, f"does not resolve: {e}", decision="failed")
                 return None
             candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -353,6 +402,10 @@ class Forward:
                 return None
         refusals = []
         for text in candidates:
+            if addresses.parse(text) in self.own:
+                # A name resolving to the gateway itself: connecting would loop.
+                refusals.append((text, "gateway"))
+                continue
             refused = addresses.permitted(
                 addresses.parse(text), declared=declared, host_addresses=self.host_addresses
             )
@@ -384,18 +437,61 @@ class Forward:
         )
 
 
+class Limit:
+    """How many connections are open at once: ``take`` refuses beyond
+    ``most``, so idle connections cannot grow the process until it is
+    killed for memory."""
+
+    def __init__(self, most: int = MAX_CONNECTIONS) -> None:
+        self.most = most
+        self.open = 0
+
+    def take(self) -> bool:
+        if self.open >= self.most:
+            return False
+        self.open += 1
+        return True
+
+    def give(self) -> None:
+        self.open -= 1
+
+
+def own_addresses(config: dict[str, Any]) -> list[str]:
+    """The gateway's own addresses: those of its container (read here, at
+    start) and the address the tool reaches it at (a Kubernetes Service's
+    ``ip``). A name resolving to one of them is refused: it would loop."""
+
+    def read(path: str) -> str:
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    found = addresses.local_addresses(read(FIB_TRIE), read(IF_INET6))
+    if config.get("ip"):
+        found.append(str(config["ip"]))
+    # Loopback and link-local are refused anyway, under their own names.
+    keep = (addresses.PRIVATE, addresses.PUBLIC)
+    return sorted({a for a in found if addresses.classify(addresses.parse(a)) in keep})
+
+
 async def main(config_path: str) -> None:
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
     signal.signal(signal.SIGTERM, flush_and_exit)
     rules = Rules(config["rules"])
     host_addresses = [str(a) for a in config.get("host_addresses", [])]
+    own = own_addresses(config)
+    limit = Limit()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(on_error)
     tasks: list[Any] = [summaries()]
     if "socket" in config:  # Docker: connections come from the run's relay
         path = config["socket"]
-        server = await asyncio.start_unix_server(Forward(rules, None, host_addresses), path)
+        server = await asyncio.start_unix_server(
+            Forward(rules, None, host_addresses, own, limit), path
+        )
         os.chmod(path, 0o660)
         tasks.append(server.serve_forever())
     else:  # Kubernetes: the tool pod reaches us over TCP, behind a Service at ``ip``
@@ -403,7 +499,9 @@ async def main(config_path: str) -> None:
         listen = config.get("listen", own_ip)
         await loop.create_datagram_endpoint(lambda: Dns(rules, own_ip), local_addr=(listen, 53))
         for port in rules.ports():
-            server = await asyncio.start_server(Forward(rules, port, host_addresses), listen, port)
+            server = await asyncio.start_server(
+                Forward(rules, port, host_addresses, own, limit), listen, port
+            )
             tasks.append(server.serve_forever())
     emit(kind="ready", ports=rules.ports())
     await asyncio.gather(*tasks)

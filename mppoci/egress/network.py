@@ -21,13 +21,15 @@ from mppoci.errors import RuntimeEngineError
 from mppoci.manifest import EgressRule
 from mppoci.text import terminal_safe
 
-SCRIPTS = tuple(Path(__file__).with_name(n) for n in ("gateway.py", "relay.py", "addresses.py"))
+SCRIPTS = tuple(
+    Path(__file__).with_name(n) for n in ("gateway.py", "relay.py", "addresses.py", "names.py")
+)
 OWNER_LABEL = "dev.mppoci.owner"
 EGRESS_LABEL = "dev.mppoci.egress"
 SOCKET = "/sock/gateway.sock"
 _READY_TIMEOUT = 30.0
 # What the Kubernetes gateway pod runs (it has no relay: the tool pod has an IP).
-KUBE_GATEWAY_SCRIPTS = ("gateway.py", "addresses.py")
+KUBE_GATEWAY_SCRIPTS = ("gateway.py", "addresses.py", "names.py")
 # What a flood may leave in the audit log: the scripts print at most this many
 # events each, then counts (see gateway.Log); this bounds what is kept here too.
 MAX_RECORDED = 400
@@ -247,6 +249,7 @@ def egress_network(
             finally:
                 _stop(started)
                 egress.events.extend(collect_events([_log_lines(c) for c in started]))
+                egress.events.extend(stopped_events([(r, _state(c)) for r, c in roles(started)]))
     finally:
         for container in reversed(started):
             with contextlib.suppress(docker.errors.APIError):
@@ -279,6 +282,35 @@ def _stop(containers: list[Any]) -> None:
     for container in containers:
         with contextlib.suppress(*errors):
             container.wait(timeout=5)
+
+
+def roles(started: list[Any]) -> list[tuple[str, Any]]:
+    return list(zip(("gateway", "relay"), started, strict=False))
+
+
+def _state(container: Any) -> dict[str, Any]:
+    import docker.errors
+    import requests
+
+    try:
+        container.reload()
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return {}
+    state = container.attrs.get("State")
+    return state if isinstance(state, dict) else {}
+
+
+def stopped_events(states: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One ``stopped`` event per relay or gateway that did not end by the
+    SIGTERM mppoci sends at the end of a run (exit 0): OOM-killed, crashed.
+    Its connections stopped then, which the audit log must say. Pure."""
+    out = []
+    for role, state in states:
+        oom = bool(state.get("OOMKilled"))
+        code = state.get("ExitCode")
+        if oom or (isinstance(code, int) and code != 0):
+            out.append({"kind": "stopped", "role": role, "exit_code": code, "oom_killed": oom})
+    return out
 
 
 def _log_lines(container: Any) -> list[bytes]:

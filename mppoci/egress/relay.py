@@ -28,19 +28,37 @@ LOOPBACK = "127.0.0.1"
 class Carry:
     """Carries one of the tool's connections to the gateway's socket."""
 
-    def __init__(self, socket_path: str, port: int) -> None:
+    def __init__(self, socket_path: str, port: int, limit: gateway.Limit | None = None) -> None:
         self.socket_path = socket_path
         self.port = port
+        self.limit = limit or gateway.Limit()
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.limit.take():
+            # Refused at once and counted (gateway.Log), never held open.
+            gateway.log(
+                kind="tcp",
+                client="tool",
+                host=None,
+                port=self.port,
+                decision="denied",
+                reason="too many connections",
+            )
+            writer.close()
+            return
+        try:
+            await self.carry(reader, writer)
+        finally:
+            self.limit.give()
+            writer.close()
+
+    async def carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
         except OSError:
-            writer.close()
             return
         up_writer.write(f"{self.port}\n".encode())
         await asyncio.gather(gateway.pipe(reader, up_writer), gateway.pipe(up_reader, writer))
-        writer.close()
         up_writer.close()
 
 
@@ -54,8 +72,9 @@ async def main(config_path: str) -> None:
     await loop.create_datagram_endpoint(
         lambda: gateway.Dns(rules, LOOPBACK), local_addr=(LOOPBACK, 53)
     )
+    limit = gateway.Limit()
     servers = [
-        await asyncio.start_server(Carry(config["socket"], port), LOOPBACK, port)
+        await asyncio.start_server(Carry(config["socket"], port, limit), LOOPBACK, port)
         for port in rules.ports()
     ]
     gateway.emit(kind="ready", ports=rules.ports())

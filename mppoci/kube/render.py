@@ -25,6 +25,7 @@ pod, so fetching there would open the registry to the tool.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -633,8 +634,18 @@ def _network_policies(
     return out
 
 
-# Always closed to the gateway pod, whatever --cluster-cidr says.
-ALWAYS_DENIED = ("127.0.0.0/8", "169.254.0.0/16")
+# Always closed to the gateway pod, whatever --cluster-cidr says: loopback,
+# link-local (metadata), unspecified, multicast, reserved, CGNAT (where
+# clusters often put pods and Services) and Azure's wireserver.
+ALWAYS_DENIED = (
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "168.63.129.16/32",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
 # --cluster-cidr's default: every private range, so the pod and Service ranges
 # are closed without knowing them (narrow it to reach other private machines
 # by declaring their ``address`` instead).
@@ -643,7 +654,9 @@ DEFAULT_CLUSTER_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.6
 
 def _denied(target: ClusterTarget) -> list[str]:
     ranges = target.gateway_denied_cidrs or DEFAULT_CLUSTER_CIDRS
-    return sorted({*ranges, *ALWAYS_DENIED})
+    # The gateway's own Service address: a name resolving to it would loop.
+    own = (str(ipaddress.ip_network(target.gateway_ip)),) if target.gateway_ip else ()
+    return sorted({*ranges, *ALWAYS_DENIED, *own})
 
 
 def _declared_private(manifest: Manifest) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import ipaddress
 import re
 
 from mppoci.digest import Digest, is_digest
+from mppoci.egress import names
 from mppoci.egress.addresses import private_declaration_problem
 from mppoci.manifest.model import RuntimeRef
 
@@ -88,8 +89,6 @@ def parse_runtime(text: str) -> RuntimeRef | str:
 
 # --- egress hosts -----------------------------------------------------------
 
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
-MAX_HOST = 253
 
 HOST_BAD = "must be a DNS name (api.acme.test) or a wildcard (*.acme.test)"
 # The sandbox has no IP route at all (only the gateway, through a relay that
@@ -107,11 +106,10 @@ HOST_SHORT_WILDCARD = "a wildcard needs at least two labels after *. (such as *.
 
 
 def _dns_name_ok(name: str) -> bool:
-    if not name or len(name) > MAX_HOST:
-        return False
-    labels = name.split(".")
-    # An all-numeric last label would read as an IPv4 address to some resolvers.
-    return all(_DNS_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
+    # The gateway's own rule (mppoci.egress.names): strict LDH, no label that
+    # reads as a number (hex, octal, decimal IPv4 forms), a letter in the last
+    # label, no trailing dot in a manifest.
+    return names.host_name(name) == name
 
 
 def host_problem(host: str) -> str | None:
@@ -131,7 +129,7 @@ def host_problem(host: str) -> str | None:
         if "." not in suffix:
             return HOST_SHORT_WILDCARD
         return None
-    if _is_ip_literal(host):
+    if _is_ip_literal(host) or names.reads_as_ipv4(host):
         return HOST_IP_LITERAL
     return None if _dns_name_ok(host) else HOST_BAD
 

@@ -106,3 +106,35 @@ def test_a_runs_events_are_capped_and_the_rest_counted() -> None:
         "counts": {"dns refused": 1050, "tcp allowed": 1},
         "total": 1051,
     }
+
+
+def test_an_oom_killed_relay_is_recorded_in_the_runs_audit(tmp_path: Any) -> None:
+    """The idle-connection flood OOM-killed the relay and the audit log said
+    nothing: a relay or gateway that did not end by mppoci's SIGTERM (exit 0)
+    is now one ``network.stopped`` record."""
+    from mppoci.audit import events
+    from mppoci.audit.log import read_lines
+    from mppoci.egress.network import stopped_events
+    from mppoci.locations import locate
+
+    found = stopped_events(
+        [
+            ("gateway", {"ExitCode": 0, "OOMKilled": False}),
+            ("relay", {"ExitCode": 137, "OOMKilled": True}),
+        ]
+    )
+    assert found == [{"kind": "stopped", "role": "relay", "exit_code": 137, "oom_killed": True}]
+    where = locate({"MPPOCI_HOME": str(tmp_path / "home")})
+    events.network(where, package="acme/t", digest="sha256:" + "0" * 64, event=found[0])
+    (line,) = read_lines(where)[0]
+    record = json.loads(line)
+    assert record["event"] == "network.stopped"
+    assert record["data"]["role"] == "relay"
+    assert record["data"]["oom_killed"] is True
+
+
+def test_a_crashed_gateway_is_recorded_and_a_clean_stop_is_not() -> None:
+    from mppoci.egress.network import stopped_events
+
+    assert stopped_events([("gateway", {"ExitCode": 0}), ("relay", {})]) == []
+    assert stopped_events([("gateway", {"ExitCode": 1})])[0]["exit_code"] == 1

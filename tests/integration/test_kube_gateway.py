@@ -123,25 +123,11 @@ def test_the_rendered_gateway_relays_declared_hosts_only(
     docker_client: Any, network: tuple[str, str], tmp_path: Path
 ) -> None:
     name, gateway_ip = network
-    objs = _rendered(gateway_ip)
-    config_map = next(
-        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gw-gateway"
-    )
-    deployment = next(o for o in objs if o["kind"] == "Deployment")
-    pod = deployment["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    ctx = container["securityContext"]
-    tool_pod = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "gw")
-    dns = tool_pod["spec"]["template"]["spec"]["dnsConfig"]
-
-    files = tmp_path / "gateway"
-    files.mkdir()
-    for key, value in config_map["data"].items():
-        (files / key).write_text(value)
     world = tmp_path / "world"
     world.mkdir()
     shutil.copy(WORLD / "servers.py", world / "servers.py")
-    for folder in (files, world, tmp_path):
+    gateway, dns = _start_gateway(docker_client, name, gateway_ip, tmp_path)
+    for folder in (world, tmp_path):
         folder.chmod(0o755)
         for f in folder.iterdir():
             f.chmod(0o755 if f.is_dir() else 0o644)
@@ -159,6 +145,92 @@ def test_the_rendered_gateway_relays_declared_hosts_only(
         docker_client.networks.get(name).connect(server, aliases=[role_alias])
         _wait_logs(server, b"ready")
 
+    out = _run_client(docker_client, name, gateway_ip, tmp_path, dns, CLIENT)
+    assert out["api"] == gateway_ip  # a declared name resolves to the gateway (the Service)
+    assert out["get_api"] == "hello from http api.test"
+    assert out["other"].startswith("error")  # refused, never forwarded
+    # Two hosts share port 8080, so the gateway picks by the Host header: an
+    # undeclared one is not relayed anywhere.
+    assert "hello" not in out["get_other"]
+    events = _events(gateway)
+    assert any(e.get("kind") == "dns" and "other.test" in json.dumps(e) for e in events)
+
+
+LOOP_CLIENT = """
+import json, socket, sys
+try:
+    with socket.create_connection((sys.argv[1], 8080), timeout=20) as s:
+        s.sendall(b"GET / HTTP/1.0\\r\\nHost: loop.svc.test\\r\\n\\r\\n")
+        reply = s.recv(64)
+        out = {"reply": reply.decode(errors="replace")}
+except OSError as e:
+    out = {"reply": "error: " + type(e).__name__}
+print(json.dumps(out))
+"""
+
+
+def test_a_declared_name_resolving_to_the_gateways_own_address_is_refused_not_looped(
+    docker_client: Any, network: tuple[str, str], tmp_path: Path
+) -> None:
+    """On Kubernetes the gateway listens on every declared port: a declared
+    name resolving to its own address (inside the declared 10.214.0.0/16)
+    made it connect to itself, again and again, until it was OOM-killed. It
+    must refuse (class "gateway"), audit it, and stay up."""
+    name, gateway_ip = network
+    gateway, dns = _start_gateway(
+        docker_client, name, gateway_ip, tmp_path, aliases=["loop.svc.test"]
+    )
+    tmp_path.chmod(0o755)
+    out = _run_client(docker_client, name, gateway_ip, tmp_path, dns, LOOP_CLIENT)
+    assert out["reply"] == "", out  # closed without a byte: refused, not relayed
+    tcp = [e for e in _events(gateway) if e.get("kind") == "tcp"]
+    # One connection (the client's): none from the gateway to itself.
+    assert [e["client"] for e in tcp] != [] and all(e["client"] != gateway_ip for e in tcp), tcp
+    (record,) = tcp
+    assert record["decision"] == "denied"
+    assert record["address_class"] == "gateway"
+    assert record["address"] == gateway_ip
+    gateway.reload()
+    assert gateway.status == "running"
+    assert gateway.attrs["State"]["OOMKilled"] is False
+
+
+def _events(gateway: Any) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for line in gateway.logs(stderr=False).splitlines()
+        if line.startswith(b"{")
+    ]
+
+
+def _start_gateway(
+    docker_client: Any,
+    name: str,
+    gateway_ip: str,
+    tmp_path: Path,
+    aliases: list[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The gateway pod as rendered, at the Service address; (its container,
+    the tool pod's dnsConfig)."""
+    objs = _rendered(gateway_ip)
+    config_map = next(
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gw-gateway"
+    )
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    ctx = container["securityContext"]
+    tool_pod = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "gw")
+    dns = tool_pod["spec"]["template"]["spec"]["dnsConfig"]
+
+    files = tmp_path / "gateway"
+    files.mkdir()
+    for key, value in config_map["data"].items():
+        (files / key).write_text(value)
+    files.chmod(0o755)
+    for f in files.iterdir():
+        f.chmod(0o644)
+
     # The gateway pod, as rendered (its image stands for the python3 runtime).
     gateway = docker_client.containers.create(
         PYTHON3,
@@ -174,15 +246,28 @@ def test_the_rendered_gateway_relays_declared_hosts_only(
         network=name,
     )
     docker_client.networks.get(name).disconnect(gateway)
-    docker_client.networks.get(name).connect(gateway, ipv4_address=gateway_ip)
+    docker_client.networks.get(name).connect(
+        gateway, ipv4_address=gateway_ip, aliases=aliases or None
+    )
     gateway.start()
     _wait_logs(gateway, b'"kind": "ready"')
+    return gateway, dns
 
+
+def _run_client(
+    docker_client: Any,
+    name: str,
+    gateway_ip: str,
+    tmp_path: Path,
+    dns: dict[str, Any],
+    script: str,
+) -> dict[str, Any]:
+    """``script`` run in a container set up like the tool's pod; its JSON line."""
     # A client set up like the tool's pod: the gateway is its only resolver.
     (tmp_path / "resolv.conf").write_text(
         "".join(f"nameserver {ns}\n" for ns in dns["nameservers"]) + "options ndots:0\n"
     )
-    (tmp_path / "client.py").write_text(CLIENT)
+    (tmp_path / "client.py").write_text(script)
     for f in ("resolv.conf", "client.py"):
         (tmp_path / f).chmod(0o644)
     client = docker_client.containers.run(
@@ -202,16 +287,5 @@ def test_the_rendered_gateway_relays_declared_hosts_only(
         ],
     )
     assert client.wait(timeout=60)["StatusCode"] == 0, client.logs().decode()
-    out = json.loads(client.logs(stderr=False).decode().strip().splitlines()[-1])
-    assert out["api"] == gateway_ip  # a declared name resolves to the gateway (the Service)
-    assert out["get_api"] == "hello from http api.test"
-    assert out["other"].startswith("error")  # refused, never forwarded
-    # Two hosts share port 8080, so the gateway picks by the Host header: an
-    # undeclared one is not relayed anywhere.
-    assert "hello" not in out["get_other"]
-    events = [
-        json.loads(line)
-        for line in gateway.logs(stderr=False).splitlines()
-        if line.startswith(b"{")
-    ]
-    assert any(e.get("kind") == "dns" and "other.test" in json.dumps(e) for e in events)
+    out: dict[str, Any] = json.loads(client.logs(stderr=False).decode().strip().splitlines()[-1])
+    return out

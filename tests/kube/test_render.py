@@ -364,12 +364,17 @@ def test_the_gateway_pod_may_not_reach_the_cluster_metadata_or_private_ranges_by
             "ipBlock": {
                 "cidr": "0.0.0.0/0",
                 "except": [
+                    "0.0.0.0/8",
                     "10.0.0.0/8",
+                    "10.96.200.10/32",  # the gateway's own Service address
                     "100.64.0.0/10",
                     "127.0.0.0/8",
+                    "168.63.129.16/32",
                     "169.254.0.0/16",
                     "172.16.0.0/12",
                     "192.168.0.0/16",
+                    "224.0.0.0/4",
+                    "240.0.0.0/4",
                 ],
             }
         }
@@ -385,10 +390,16 @@ def test_cluster_cidr_names_the_ranges_closed_to_the_gateway_and_metadata_stays_
     objs = list(yaml.safe_load_all(ok(render(world, "egress", *ranges)).stdout))
     outside = _gateway_egress(objs, "egress")[0]
     assert outside["to"][0]["ipBlock"]["except"] == [
+        "0.0.0.0/8",
         "10.244.0.0/16",
         "10.96.0.0/12",
+        "10.96.200.10/32",
+        "100.64.0.0/10",  # CGNAT stays closed whatever --cluster-cidr says
         "127.0.0.0/8",
+        "168.63.129.16/32",
         "169.254.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
     ]
     refused = render(world, "egress", "--cluster-cidr", "0.0.0.0/0")
     assert refused.returncode == 1
@@ -410,7 +421,7 @@ def test_a_declared_private_address_gets_its_own_opening_and_goes_to_the_gateway
         {"host": "db.internal", "port": 5432, "address": "10.0.12.7"}
     ]
     # The address policy travels with the gateway.
-    assert set(data) == {"gateway.py", "addresses.py", "config.json"}
+    assert set(data) == {"gateway.py", "addresses.py", "names.py", "config.json"}
 
 
 def test_volumes_are_the_ones_the_user_named_with_the_declared_access(

@@ -493,6 +493,16 @@ CASES = [
             ("ipv6-literal", "2001:db8::1", HOST_IP),
             ("ipv6-long-form", "0:0:0:0:0:0:0:1", HOST_IP),
             ("ipv6-scoped", "fe80::1%eth0", HOST_IP),
+            # Forms the C resolver reads as IPv4 (inet_aton): hex, octal, short.
+            ("ipv4-hex", "0xa9fea9fe", HOST_IP),
+            ("ipv4-hex-parts", "0x7f.0x1", HOST_IP),
+            ("ipv4-hex-public", "0x08080808", HOST_IP),
+            ("ipv4-octal", "0177.0.0.1", HOST_IP),
+            ("ipv4-one-number", "2130706433", HOST_IP),
+            ("hex-label", "0x7f.acme.test", HOST_BAD),
+            ("digit-label", "127.acme.test", HOST_BAD),
+            ("wildcard-over-hex", "*.0x7f.0x1", HOST_BAD),
+            ("hex-tld", "acme.0xa", HOST_BAD),
         )
     ),
     *(

@@ -110,6 +110,37 @@ if "probe" in targets:
         address, _, port = item.rpartition(":")
         attempt(f"probe {item}", functools.partial(connect_address, address.strip("[]"), int(port)))
     sys.exit(0)
+if "idle" in targets:  # idle=N: N connections held open without a byte
+
+    def idle(n):
+        address = socket.gethostbyname("db.test")  # one DNS query, not n
+        held = [socket.create_connection((address, 5432), timeout=5) for _ in range(n)]
+        import select
+        import time
+
+        time.sleep(2)  # a refused one is closed at once; this only lets it arrive
+        readable, _, _ = select.select(held, [], [], 0)
+        closed = sum(1 for s in readable if s.recv(1) == b"")  # open ones stay silent
+        for s in held:
+            s.close()
+        return f"{closed} closed"
+
+    attempt("idle", functools.partial(idle, int(targets["idle"])))
+    sys.exit(0)
+if "raw" in targets:  # raw=PORT:HEX,...: these bytes to the relay, as they are
+
+    def raw(port, data):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(data)
+            reply = s.recv(64)
+            if not reply:
+                raise OSError("closed without a reply")
+            return reply.decode(errors="replace")
+
+    for i, item in enumerate(targets["raw"].split(",")):
+        port, _, data = item.partition(":")
+        attempt(f"raw {i}", functools.partial(raw, int(port), bytes.fromhex(data)))
+    sys.exit(0)
 if "send" in targets:
     for item in targets["send"].split(","):
         host, _, port = item.rpartition(":")
