@@ -84,7 +84,7 @@ async def _latencies(home: Path, pool: int) -> list[float]:
         # bench/run.py keeps bytecode (see its docstring).
         env={
             "MPPOCI_HOME": str(home),
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPYCACHEPREFIX"},
+            **{k: v for k, v in os.environ.items() if k in ("PYTHONPYCACHEPREFIX", "DOCKER_HOST")},
         },
     )
     samples = []

@@ -161,7 +161,9 @@ def mcp_config(
     server_name = name or "mppoci-" + "-".join(short_name(n) for n in names)
     command, prefix = clients.default_command()
     args = [*prefix, "serve", *(["--pool", str(pool)] if pool is not None else []), *references]
-    env = {"MPPOCI_HOME": os.environ["MPPOCI_HOME"]} if os.environ.get("MPPOCI_HOME") else None
+    # MCP clients start servers with a minimal environment: carry over where
+    # mppoci keeps its state and which engine it talks to, nothing else.
+    env = {k: os.environ[k] for k in ("MPPOCI_HOME", "DOCKER_HOST") if os.environ.get(k)} or None
     entry = clients.server_entry(which, command, args, env)
     path = clients.config_path(
         which,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def test_vscode_snippet_is_printed_and_written_into_the_workspace(
     entry = json.loads(shown.stdout)["servers"]["mppoci-word-count"]
     assert entry["type"] == "stdio" and entry["args"][-2:] == ["serve", built]
     assert Path(entry["command"]).name == "mppoci" or entry["args"][:2] == ["-m", "mppoci"]
-    assert entry["env"] == {"MPPOCI_HOME": str(home)}
+    engine = {"DOCKER_HOST": os.environ["DOCKER_HOST"]} if os.environ.get("DOCKER_HOST") else {}
+    assert entry["env"] == {"MPPOCI_HOME": str(home), **engine}
     assert not (work / ".vscode").exists()  # printing writes nothing
 
     (work / ".vscode").mkdir()
@@ -38,6 +40,24 @@ def test_vscode_snippet_is_printed_and_written_into_the_workspace(
     assert "added 'mppoci-word-count'" in written.stderr and "kept as" in written.stderr
     servers = json.loads((work / ".vscode" / "mcp.json").read_text())["servers"]
     assert set(servers) == {"other", "mppoci-word-count"}
+
+
+def test_the_entry_carries_the_engine_the_server_must_use_and_nothing_else(
+    cli: CliRunner, built: str, tmp_path: Path, home: Path
+) -> None:
+    """MCP clients start servers with a minimal environment: a non-default
+    DOCKER_HOST must be in the entry, other variables (a secret) must not."""
+    shown = cli(
+        "mcp", "config", "--client", "vscode", "--workspace", str(tmp_path), built,
+        env={"DOCKER_HOST": "unix:///run/other-engine/docker.sock", "API_TOKEN": "s3cret"},
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    entry = json.loads(shown.stdout)["servers"]["mppoci-word-count"]
+    assert entry["env"] == {
+        "MPPOCI_HOME": str(home),
+        "DOCKER_HOST": "unix:///run/other-engine/docker.sock",
+    }
+    assert "s3cret" not in shown.stdout
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="Linux has no documented Claude file")

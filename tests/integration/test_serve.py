@@ -263,8 +263,17 @@ def _params(world: World, *refs: str, pool: int | None = None) -> StdioServerPar
     return StdioServerParameters(
         command=str(MPPOCI),
         args=["serve", *extra, *refs],
-        env={"MPPOCI_HOME": str(world.home)},
+        env=_server_env(world),
     )
+
+
+def _server_env(world: World) -> dict[str, str]:
+    """What `mppoci serve` gets beside the SDK's default environment (which
+    drops everything else): its home, and the engine under test."""
+    env = {"MPPOCI_HOME": str(world.home)}
+    if "DOCKER_HOST" in os.environ:
+        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    return env
 
 
 Body = Callable[[ClientSession], Awaitable[None]]
@@ -645,7 +654,7 @@ def test_folder_swapped_for_a_symlink_after_the_pool_prepared_it_is_not_bound(
     params = StdioServerParameters(
         command=str(MPPOCI),
         args=["serve", "--pool", "1", "--mount", f"data={data}", "acme/lister"],
-        env={"MPPOCI_HOME": str(world.home)},
+        env=_server_env(world),
     )
     mine = {"label": f"{DIGEST_LABEL}={digest}", "status": "created"}
 
