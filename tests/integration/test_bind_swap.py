@@ -16,6 +16,7 @@ from mppoci.manifest import parse_source
 from mppoci.policy.compiler import Bindings, PolicyError, compile_spec
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import run_container
+from tests.engine_listing import list_containers
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +68,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _leftovers(docker_client: Any, run_id: str) -> list[Any]:
-    return list(
-        docker_client.containers.list(all=True, filters={"label": f"dev.mppoci.run={run_id}"})
-    )
+    return list(list_containers(docker_client, {"label": f"dev.mppoci.run={run_id}"}))
 
 
 def test_folder_swapped_for_a_symlink_after_the_check_is_not_bound(

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PINNED_RUNTIME
+from tests.engine_listing import list_containers
 from tests.kube.helpers import render_pure
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,7 @@ def network(docker_client: Any) -> Iterator[tuple[str, str]]:
     try:
         yield name, f"10.214.{third}.53"
     finally:
-        for c in docker_client.containers.list(all=True, filters={"network": name}):
+        for c in list_containers(docker_client, {"network": name}):
             with contextlib.suppress(Exception):
                 c.remove(force=True)
         with contextlib.suppress(Exception):

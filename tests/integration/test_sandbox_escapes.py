@@ -33,6 +33,7 @@ import pytest
 
 from mppoci.audit import events
 from tests.conftest import MPPOCI
+from tests.engine_listing import list_containers
 
 pytestmark = pytest.mark.integration
 
@@ -217,12 +218,10 @@ tools:
 
     def containers(self, name: str) -> list[Any]:
         """What `docker ps -a --filter label=dev.mppoci.package=NAME` lists."""
-        return list(
-            self.docker.containers.list(all=True, filters={"label": f"{PACKAGE_LABEL}={name}"})
-        )
+        return list(list_containers(self.docker, {"label": f"{PACKAGE_LABEL}={name}"}))
 
     def leftovers(self) -> list[Any]:
-        every = self.docker.containers.list(all=True, filters={"label": PACKAGE_LABEL})
+        every = list_containers(self.docker, {"label": PACKAGE_LABEL})
         return [
             c for c in every if c.labels.get(PACKAGE_LABEL, "").startswith(self.publisher + "/")
         ]

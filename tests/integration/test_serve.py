@@ -28,6 +28,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from mppoci.hosts.confirm import SHOWN_VALUES
 from tests.conftest import MPPOCI
+from tests.engine_listing import list_containers
 
 pytestmark = pytest.mark.integration
 PASSWORD = "serve-tests"
@@ -219,9 +220,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> World
 def _containers(docker_client: Any, world: World) -> list[Any]:
     found = []
     for digest in world.digests.values():
-        found += docker_client.containers.list(
-            all=True, filters={"label": f"{DIGEST_LABEL}={digest}"}
-        )
+        found += list_containers(docker_client, {"label": f"{DIGEST_LABEL}={digest}"})
     return found
 
 
@@ -598,7 +597,7 @@ def test_stopping_serve_mid_call_does_not_erase_the_call_from_the_audit_log(
         server.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
         server.stdin.flush()
         deadline = time.monotonic() + 60
-        while not any(c.status == "running" for c in docker_client.containers.list(filters=mine)):
+        while not any(c.status == "running" for c in list_containers(docker_client, mine)):
             assert time.monotonic() < deadline, "the call's sandbox never started"
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
             time.sleep(0.1)
@@ -689,9 +688,7 @@ def test_folder_swapped_for_a_symlink_after_the_pool_prepared_it_is_not_bound(
         assert "other-secret.txt" not in text, texts
         assert is_error and "changed after it was checked" in text, texts
         assert f"{data} now leads to {other}" in text, texts
-    assert (
-        docker_client.containers.list(all=True, filters={"label": f"{DIGEST_LABEL}={digest}"}) == []
-    )
+    assert list_containers(docker_client, {"label": f"{DIGEST_LABEL}={digest}"}) == []
     shown = _ok(_mppoci(world.home, "audit", "show", "--event", "sandbox", "--json"))
     refused = [r["data"] for r in json.loads(shown) if r["data"]["package"] == "acme/lister"]
     assert refused and all(f"{data} now leads to {other}" in r["reason"] for r in refused), refused
