@@ -23,7 +23,11 @@ from typing import IO, TYPE_CHECKING
 
 from mppoci.audit import events
 from mppoci.digest import Digest
-from mppoci.errors import Error, UntrustedContentError, UserInputError
+from mppoci.errors import (
+    Error,
+    UntrustedContentError,
+    UserInputError,
+)
 from mppoci.locations import Locations, locate
 from mppoci.store import Store
 

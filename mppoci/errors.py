@@ -8,7 +8,13 @@ library never prints and never exits.
 
 from __future__ import annotations
 
+import signal
+from typing import TYPE_CHECKING
+
 from mppoci.text import terminal_safe
+
+if TYPE_CHECKING:
+    from mppoci.trust.verdict import Verdict
 
 
 class Error(Exception):
@@ -38,6 +44,16 @@ class Error(Exception):
 class UserInputError(Error):
     """The user asked for something malformed or impossible (a bad flag value,
     a missing folder, a reference that does not parse)."""
+
+
+class PolicyError(UserInputError):
+    """What the user asked for cannot be granted to this package (a binding
+    into a protected folder, a mount of an undeclared entry, storage that
+    cannot be had)."""
+
+
+class NotApprovedError(UserInputError):
+    """The package's permissions have not been approved (or changed since)."""
 
 
 class NotFoundError(UserInputError):
@@ -82,11 +98,19 @@ class VerificationError(UntrustedContentError):
         message: str,
         *,
         hint: str | None = None,
-        verdict: object = None,
+        verdict: Verdict | None = None,
         multiline: bool = False,
     ) -> None:
         super().__init__(message, hint=hint, multiline=multiline)
         self.verdict = verdict
+
+
+class RollbackError(UntrustedContentError):
+    """An older version than one already verified was offered."""
+
+
+class PinMismatchError(UntrustedContentError):
+    """A lock entry pins a reference to a package of another name or version."""
 
 
 class DigestMismatchError(UntrustedContentError):
@@ -130,3 +154,13 @@ class StoreError(Error):
 
 class RuntimeEngineError(Error):
     """The container engine (Docker) is unreachable or refused an operation."""
+
+
+class Terminated(BaseException):
+    """mppoci was told to stop (SIGTERM, SIGHUP) while a sandbox ran. Not an
+    :class:`Error`: like KeyboardInterrupt, it unwinds everything (so the
+    sandbox is removed and the run recorded) and is never a user's mistake."""
+
+    @property
+    def signum(self) -> int:
+        return int(self.args[0]) if self.args else int(signal.SIGTERM)

@@ -20,7 +20,12 @@ from types import MappingProxyType
 from typing import Any
 
 from mppoci.digest import Digest, is_digest
-from mppoci.errors import LimitExceededError, UntrustedContentError, UserInputError
+from mppoci.errors import (
+    LimitExceededError,
+    PinMismatchError,
+    UntrustedContentError,
+    UserInputError,
+)
 from mppoci.fsutil import atomic_write
 from mppoci.limits import DEFAULT_LIMITS, Limits, MiB
 from mppoci.reference import is_remote, parse_local, parse_remote
@@ -172,10 +177,6 @@ def load_lock(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> Lock:
 def add_pin(path: Path, reference: str, pin: Pin) -> None:
     """Add or replace one pin; the file is replaced atomically."""
     atomic_write(path, lock_bytes(load_lock(path).with_pin(reference, pin)))
-
-
-class PinMismatchError(UntrustedContentError):
-    """A lock entry pins a reference to a package of another name or version."""
 
 
 def pin_mismatch(reference: str, digest: Digest, name: str, version: str) -> str | None:

@@ -9,14 +9,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-
-class Terminated(BaseException):
-    """mppoci was told to stop (SIGTERM, SIGHUP) while a sandbox ran."""
-
-    @property
-    def signum(self) -> int:
-        return int(self.args[0]) if self.args else int(signal.SIGTERM)
-
+from mppoci.errors import Terminated
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 

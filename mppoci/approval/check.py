@@ -16,15 +16,11 @@ from mppoci.approval.files import load_approvals
 from mppoci.approval.records import Decision, Status
 from mppoci.approval.words import permission_lines
 from mppoci.digest import Digest
-from mppoci.errors import UserInputError
+from mppoci.errors import NotApprovedError
 from mppoci.locations import Locations
 from mppoci.lockfile import Lock, pin_mismatch
 from mppoci.manifest import Manifest
 from mppoci.text import terminal_safe
-
-
-class NotApprovedError(UserInputError):
-    """The package's permissions have not been approved (or changed since)."""
 
 
 def decide(locations: Locations, manifest: Manifest) -> Decision:

@@ -84,10 +84,9 @@ def build(
 
 def _verification_status(digest: Digest) -> tuple[str, str]:
     """Re-verify as every load does, but report instead of refusing."""
-    from mppoci.errors import DigestMismatchError, VerificationError
+    from mppoci.errors import DigestMismatchError, RollbackError, VerificationError
     from mppoci.trust import files
     from mppoci.trust.gate import verify
-    from mppoci.trust.rollback import RollbackError
     from mppoci.trust.verdict import Verdict
 
     locations = context.locations()

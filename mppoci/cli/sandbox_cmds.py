@@ -352,7 +352,8 @@ def _run(
     raw_output: bool = False,
 ) -> int:
     from mppoci.api import execute, require_approval
-    from mppoci.approval.check import NotApprovedError, decide
+    from mppoci.approval.check import decide
+    from mppoci.errors import NotApprovedError
 
     request = _request(mount, env, args)
     verified = _verified(reference, allow_downgrade)

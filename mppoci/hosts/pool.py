@@ -39,10 +39,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from mppoci.audit import events
-from mppoci.errors import Error, RuntimeEngineError
+from mppoci.errors import Error, PolicyError, RuntimeEngineError
 from mppoci.locations import Locations
 from mppoci.package.stored import StoredPackage
-from mppoci.policy.compiler import PolicyError
 from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.binds import BoundFolder, changed, snapshot, swapped

@@ -62,7 +62,7 @@ INSTRUCTIONS = (
 )
 
 
-class Outcome(StrEnum):
+class CallOutcome(StrEnum):
     """``outcome`` values of the ``tool.call`` audit event."""
 
     OK = "ok"  # the tool ran and answered
@@ -113,7 +113,7 @@ class _Call:
 @dataclass(slots=True)
 class _Answer:
     result: types.CallToolResult
-    outcome: Outcome
+    outcome: CallOutcome
     exit_code: int | None = None
     error: str | None = None
 
@@ -226,7 +226,7 @@ class Host:
                 return await audit(
                     _Answer(
                         content.error_result(f"invalid arguments for {exposed.name}: {problem}"),
-                        Outcome.INVALID,
+                        CallOutcome.INVALID,
                         error="the arguments do not match the tool's input schema",
                     )
                 )
@@ -238,7 +238,7 @@ class Host:
                         content.error_result(
                             f"mppoci refused to run {exposed.name}: {e.diagnostics()}"
                         ),
-                        Outcome.REFUSED,
+                        CallOutcome.REFUSED,
                         error=e.message,
                     )
                 )
@@ -251,19 +251,19 @@ class Host:
                 confirmed, refusal = decision
                 if not confirmed:
                     return await audit(
-                        _Answer(content.error_result(refusal), Outcome.REFUSED, error=refusal)
+                        _Answer(content.error_result(refusal), CallOutcome.REFUSED, error=refusal)
                     )
             return await audit(await self._run(served, verified, exposed, arguments))
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await audit(_Answer(content.error_result("cancelled"), Outcome.CANCELLED))
+                await audit(_Answer(content.error_result("cancelled"), CallOutcome.CANCELLED))
             raise
         except Exception as e:  # a bug or a vanished engine: still one audited answer
             # The type only, as the CLI does: an exception's text may carry secrets.
             what = f"internal error ({type(e).__name__})"
             self.report(f"{exposed.name}: {what}")
             text = f"mppoci could not run {exposed.name}: {what}"
-            return await audit(_Answer(content.error_result(text), Outcome.FAILED, error=what))
+            return await audit(_Answer(content.error_result(text), CallOutcome.FAILED, error=what))
 
     # --- the steps ------------------------------------------------------------
 
@@ -412,7 +412,9 @@ class Host:
         if proxied.result is not None:
             result = proxied.result
             return _Answer(
-                result, Outcome.ERROR if result.is_error else Outcome.OK, exit_code=exit_code
+                result,
+                CallOutcome.ERROR if result.is_error else CallOutcome.OK,
+                exit_code=exit_code,
             )
         if run is not None and (run.timed_out or run.oom_killed or run.exit_code != 0):
             resources = served.manifest.permissions.resources
@@ -435,7 +437,9 @@ class Host:
         tail = content.stderr_tail(proxied.stderr)
         text = f"{exposed.name}: {proxied.failure or 'the tool gave no answer'}"
         mapped = content.error_result(f"{text}\nstderr:\n{tail}" if tail else text)
-        return _Answer(mapped, Outcome.ERROR, exit_code=exit_code, error=proxied.failure or None)
+        return _Answer(
+            mapped, CallOutcome.ERROR, exit_code=exit_code, error=proxied.failure or None
+        )
 
     def _audit_once(self, call: _Call, answer: _Answer) -> None:
         with self._lock:
@@ -444,7 +448,7 @@ class Host:
         self._audit(call, answer.outcome, exit_code=answer.exit_code, error=answer.error)
 
     def _audit(
-        self, call: _Call, outcome: Outcome, *, exit_code: int | None, error: str | None
+        self, call: _Call, outcome: CallOutcome, *, exit_code: int | None, error: str | None
     ) -> None:
         events.tool_call(
             self.locations,
@@ -468,7 +472,7 @@ class Host:
             self._unaudited.clear()
         for call in calls:
             self._audit(
-                call, Outcome.INTERRUPTED, exit_code=None, error=f"stopped by {signal_name}"
+                call, CallOutcome.INTERRUPTED, exit_code=None, error=f"stopped by {signal_name}"
             )
 
     # --- serving ----------------------------------------------------------------
@@ -507,18 +511,18 @@ class Host:
             _remove_ours(self.client)
 
 
-def _outcome(result: RunResult, mapped: types.CallToolResult) -> Outcome:
+def _outcome(result: RunResult, mapped: types.CallToolResult) -> CallOutcome:
     if result.timed_out:
-        return Outcome.TIMEOUT
+        return CallOutcome.TIMEOUT
     if result.oom_killed:
-        return Outcome.OOM
-    return Outcome.ERROR if mapped.is_error else Outcome.OK
+        return CallOutcome.OOM
+    return CallOutcome.ERROR if mapped.is_error else CallOutcome.OK
 
 
 def _failed(exposed: Exposed, e: Error) -> _Answer:
     return _Answer(
         content.error_result(f"mppoci could not run {exposed.name}: {e.diagnostics()}"),
-        Outcome.FAILED,
+        CallOutcome.FAILED,
         error=e.message,
     )
 

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from types import MappingProxyType
 
 from mppoci.digest import Digest
-from mppoci.errors import UserInputError
+from mppoci.errors import PolicyError
 from mppoci.manifest import Access, Manifest
 from mppoci.policy.host_identity import HostFacts, refusal_by_identity
 from mppoci.policy.seccomp import (
@@ -49,10 +49,6 @@ NEVER_BIND = (
 )
 _SOCKET_NAMES = ("docker.sock", "containerd.sock")
 RESOLV_CONF = "/etc/resolv.conf"
-
-
-class PolicyError(UserInputError):
-    """What the user asked for cannot be granted to this package."""
 
 
 @dataclass(frozen=True, slots=True)

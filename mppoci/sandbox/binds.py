@@ -23,7 +23,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mppoci.policy.compiler import PolicyError, refusal_for_host_path
+from mppoci.errors import PolicyError
+from mppoci.policy.compiler import refusal_for_host_path
 from mppoci.policy.spec import ContainerSpec, MountKind
 
 

@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from hashlib import sha256
 from pathlib import Path
 
-from mppoci.errors import RuntimeEngineError
+from mppoci.errors import PolicyError, RuntimeEngineError
 from mppoci.locations import Locations
 from mppoci.manifest import Manifest
-from mppoci.policy.compiler import PolicyError
 
 
 def _folder(locations: Locations, manifest: Manifest) -> Path:

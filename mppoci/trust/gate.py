@@ -24,7 +24,7 @@ from mppoci.store.signatures import read_evidence
 from mppoci.text import terminal_safe
 from mppoci.trust.policy import TrustPolicy
 from mppoci.trust.rollback import RollbackState
-from mppoci.trust.verdict import Outcome, Subject, Verdict, evaluate_key, evaluate_policy
+from mppoci.trust.verdict import SignatureCheck, Subject, Verdict, evaluate_key, evaluate_policy
 
 _CHUNK = 1 << 20
 
@@ -69,21 +69,23 @@ def check_content(store: Store, digest: Digest) -> tuple[StoredPackage | None, S
 
 
 _HINTS = {
-    Outcome.UNKNOWN_SIGNER: "if you trust the signer, add their public key: "
+    SignatureCheck.UNKNOWN_SIGNER: "if you trust the signer, add their public key: "
     "`mppoci trust add KEY.pub --publisher NAME --scope 'NAME/*'` (compare the key id "
     "with the one the publisher gives you)",
-    Outcome.OUT_OF_SCOPE: "the key is trusted for other packages only; widen its scope with "
+    SignatureCheck.OUT_OF_SCOPE: "the key is trusted for other packages only; widen its scope with "
     "`mppoci trust add KEY.pub --publisher NAME --scope PATTERN` if that is intended",
-    Outcome.WRONG_ORIGIN: "the key is trusted only for other registries; add one with "
+    SignatureCheck.WRONG_ORIGIN: "the key is trusted only for other registries; add one with "
     "`mppoci trust add KEY.pub --publisher NAME --scope PATTERN --registry HOST`",
-    Outcome.REVOKED: "a revoked key is never accepted again; get the package re-signed "
+    SignatureCheck.REVOKED: "a revoked key is never accepted again; get the package re-signed "
     "with a trusted key",
-    Outcome.OTHER_DIGEST: "the signature belongs to other content: the package was changed "
-    "after signing, or the signature was copied from another package",
-    Outcome.BAD_PAYLOAD: "the signature is damaged; get the package and its signatures again",
-    Outcome.NO_TRUSTED_KEY: "the package was changed after signing, or it was signed by a key "
-    "you do not trust; `mppoci trust list` shows the keys you trust",
-    Outcome.WRONG_KEY: "the package was changed after signing, or it was signed with another key",
+    SignatureCheck.OTHER_DIGEST: "the signature belongs to other content: the package was "
+    "changed after signing, or the signature was copied from another package",
+    SignatureCheck.BAD_PAYLOAD: "the signature is damaged; get the package and its signatures "
+    "again",
+    SignatureCheck.NO_TRUSTED_KEY: "the package was changed after signing, or it was signed by a "
+    "key you do not trust; `mppoci trust list` shows the keys you trust",
+    SignatureCheck.WRONG_KEY: "the package was changed after signing, or it was signed with "
+    "another key",
 }
 
 

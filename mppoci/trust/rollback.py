@@ -13,12 +13,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from mppoci.errors import UntrustedContentError
+from mppoci.errors import RollbackError, UntrustedContentError
 from mppoci.semver import is_semver, precedence_key
-
-
-class RollbackError(UntrustedContentError):
-    """An older version than one already verified was offered."""
 
 
 @dataclass(frozen=True, slots=True)

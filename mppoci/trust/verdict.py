@@ -22,7 +22,7 @@ from mppoci.text import terminal_safe
 from mppoci.trust.policy import TrustedKey, TrustPolicy
 
 
-class Outcome(StrEnum):
+class SignatureCheck(StrEnum):
     ACCEPTED = "accepted"
     BAD_PAYLOAD = "bad-payload"
     OTHER_DIGEST = "other-digest"
@@ -61,7 +61,7 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class SignatureResult:
-    outcome: Outcome
+    outcome: SignatureCheck
     detail: str
     key_id: KeyId | None = None
     public_key_pem: str | None = None
@@ -75,11 +75,11 @@ class Verdict:
 
     @property
     def accepted(self) -> SignatureResult | None:
-        return next((r for r in self.results if r.outcome is Outcome.ACCEPTED), None)
+        return next((r for r in self.results if r.outcome is SignatureCheck.ACCEPTED), None)
 
     @property
     def unknown_signers(self) -> tuple[SignatureResult, ...]:
-        return tuple(r for r in self.results if r.outcome is Outcome.UNKNOWN_SIGNER)
+        return tuple(r for r in self.results if r.outcome is SignatureCheck.UNKNOWN_SIGNER)
 
     def explain(self) -> str:
         if not self.results:
@@ -97,10 +97,12 @@ def _check_payload(subject: Subject, evidence: Evidence) -> SignatureResult | No
     try:
         payload = parse_payload(evidence.payload)
     except Error as e:
-        return SignatureResult(Outcome.BAD_PAYLOAD, f"its payload is malformed ({e.message})")
+        return SignatureResult(
+            SignatureCheck.BAD_PAYLOAD, f"its payload is malformed ({e.message})"
+        )
     if payload.digest != subject.digest:
         return SignatureResult(
-            Outcome.OTHER_DIGEST,
+            SignatureCheck.OTHER_DIGEST,
             f"it signs another digest ({payload.digest}), not this one",
         )
     return None
@@ -136,46 +138,50 @@ def _judge(subject: Subject, evidence: Evidence, policy: TrustPolicy) -> Signatu
         if embedded is None or not verify_signature(
             embedded[0], evidence.payload, evidence.signature
         ):
-            return SignatureResult(Outcome.NO_TRUSTED_KEY, "no trusted key verifies it")
+            return SignatureResult(SignatureCheck.NO_TRUSTED_KEY, "no trusted key verifies it")
         kid = embedded[1]
         if policy.is_revoked(kid):
-            return SignatureResult(Outcome.REVOKED, f"key {short_id(kid)} is revoked", kid)
+            return SignatureResult(SignatureCheck.REVOKED, f"key {short_id(kid)} is revoked", kid)
         failed = _check_payload(subject, evidence)
         if failed:
             return failed
         return SignatureResult(
-            Outcome.UNKNOWN_SIGNER,
+            SignatureCheck.UNKNOWN_SIGNER,
             f"made by key {short_id(kid)}, which is not in the trust policy",
             kid,
             evidence.public_key_pem,
         )
     kid, who = trusted.key_id, f"key {short_id(trusted.key_id)} ({trusted.publisher})"
     if policy.is_revoked(kid):
-        return SignatureResult(Outcome.REVOKED, f"{who} is revoked", kid)
+        return SignatureResult(SignatureCheck.REVOKED, f"{who} is revoked", kid)
     failed = _check_payload(subject, evidence)
     if failed:
         return failed
     if subject.package_name is None:
         return SignatureResult(
-            Outcome.OUT_OF_SCOPE,
+            SignatureCheck.OUT_OF_SCOPE,
             f"{who} is trusted for packages; verify plain images with --key",
             kid,
         )
     if not trusted.covers(subject.package_name):
         return SignatureResult(
-            Outcome.OUT_OF_SCOPE,
+            SignatureCheck.OUT_OF_SCOPE,
             f"{who} may sign only {', '.join(trusted.scopes)}, not {subject.package_name}",
             kid,
         )
     if not trusted.accepts_origin(subject.origin):
         return SignatureResult(
-            Outcome.WRONG_ORIGIN,
+            SignatureCheck.WRONG_ORIGIN,
             f"{who} is trusted only for packages from {', '.join(trusted.registries)}, "
             f"not from {subject.origin or 'a local build'}",
             kid,
         )
     return SignatureResult(
-        Outcome.ACCEPTED, f"verified with {who}", kid, trusted.public_key_pem, trusted.publisher
+        SignatureCheck.ACCEPTED,
+        f"verified with {who}",
+        kid,
+        trusted.public_key_pem,
+        trusted.publisher,
     )
 
 
@@ -197,13 +203,19 @@ def evaluate_key(
     for e in evidence:
         if not verify_signature(public_key, e.payload, e.signature):
             results.append(
-                SignatureResult(Outcome.WRONG_KEY, f"it does not verify with key {short_id(kid)}")
+                SignatureResult(
+                    SignatureCheck.WRONG_KEY, f"it does not verify with key {short_id(kid)}"
+                )
             )
         elif policy.is_revoked(kid):
-            results.append(SignatureResult(Outcome.REVOKED, f"key {short_id(kid)} is revoked", kid))
+            results.append(
+                SignatureResult(SignatureCheck.REVOKED, f"key {short_id(kid)} is revoked", kid)
+            )
         else:
             results.append(
                 _check_payload(subject, e)
-                or SignatureResult(Outcome.ACCEPTED, f"verified with key {short_id(kid)}", kid)
+                or SignatureResult(
+                    SignatureCheck.ACCEPTED, f"verified with key {short_id(kid)}", kid
+                )
             )
     return Verdict(subject, tuple(results))

@@ -116,7 +116,7 @@ def test_an_internal_error_is_one_line_without_its_text(
 def test_a_termination_during_a_run_exits_with_the_signal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mppoci.signals import Terminated
+    from mppoci.errors import Terminated
 
     def stopped() -> None:
         raise Terminated(15)

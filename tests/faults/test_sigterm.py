@@ -187,11 +187,11 @@ def test_sigterm_after_the_tool_finished_still_records_the_run(
     """In process: launch has returned; SIGTERM arrives while the run's
     records are written. They are written, then the signal stops mppoci."""
     from mppoci import api
+    from mppoci.errors import Terminated
     from mppoci.manifest import parse_source
     from mppoci.sandbox import launch as launch_module
     from mppoci.sandbox.docker_runner import RunResult
     from mppoci.sandbox.launch import RunRequest
-    from mppoci.signals import Terminated
 
     where = locate({"MPPOCI_HOME": str(tmp_path / "home")})
 

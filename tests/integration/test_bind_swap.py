@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from mppoci.digest import Digest
+from mppoci.errors import PolicyError
 from mppoci.manifest import parse_source
-from mppoci.policy.compiler import Bindings, PolicyError, compile_spec
+from mppoci.policy.compiler import Bindings, compile_spec
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import run_container
 from tests.engine_listing import list_containers

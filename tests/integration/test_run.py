@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mppoci import api
-from mppoci.approval.check import NotApprovedError
+from mppoci.errors import NotApprovedError
 from mppoci.locations import locate
 from tests.conftest import MPPOCI, run_mppoci
 

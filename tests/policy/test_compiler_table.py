@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from mppoci.digest import Digest
-from mppoci.errors import ManifestError
+from mppoci.errors import ManifestError, PolicyError
 from mppoci.manifest import Manifest, parse_source
-from mppoci.policy.compiler import Bindings, PolicyError, compile_spec, refusal_for_host_path
+from mppoci.policy.compiler import Bindings, compile_spec, refusal_for_host_path
 from mppoci.policy.render_docker import docker_create_kwargs, docker_run_argv, docker_run_text
 from mppoci.policy.spec import ContainerSpec
 

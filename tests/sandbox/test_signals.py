@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
+from mppoci.errors import Terminated
 from mppoci.signals import (
-    Terminated,
     interruption,
     signals_deferred,
     signals_raise,

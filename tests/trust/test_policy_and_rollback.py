@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mppoci.errors import UntrustedContentError, UserInputError
+from mppoci.errors import RollbackError, UntrustedContentError, UserInputError
 from mppoci.signing.keys import KeyId
 from mppoci.trust.policy import (
     Revocation,
@@ -14,7 +14,7 @@ from mppoci.trust.policy import (
     policy_bytes,
     validate_scope,
 )
-from mppoci.trust.rollback import RollbackError, RollbackState, parse_rollback, rollback_bytes
+from mppoci.trust.rollback import RollbackState, parse_rollback, rollback_bytes
 
 KID_A = KeyId("a" * 64)
 KID_B = KeyId("b" * 64)
