@@ -24,7 +24,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from mppoci import __version__
 from mppoci.cli.output import echo
-from mppoci.errors import Error
+from mppoci.errors import Error, Terminated
 from mppoci.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -251,11 +251,6 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    except BaseException as e:
-        # Only code that turned signals into Terminated raises it, so the
-        # module is loaded by then.
-        signals = sys.modules.get("mppoci.signals")
-        if signals is not None and isinstance(e, signals.Terminated):
-            print("mppoci: stopped by a signal; the sandbox was removed", file=sys.stderr)
-            sys.exit(128 + e.signum)
-        raise
+    except Terminated as e:
+        print("mppoci: stopped by a signal; the sandbox was removed", file=sys.stderr)
+        sys.exit(128 + e.signum)

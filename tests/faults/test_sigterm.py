@@ -186,7 +186,7 @@ def test_sigterm_after_the_tool_finished_still_records_the_run(
 ) -> None:
     """In process: launch has returned; SIGTERM arrives while the run's
     records are written. They are written, then the signal stops mppoci."""
-    from mppoci import api
+    from mppoci.app import Session, running
     from mppoci.errors import Terminated
     from mppoci.manifest import parse_source
     from mppoci.sandbox import launch as launch_module
@@ -205,14 +205,14 @@ def test_sigterm_after_the_tool_finished_still_records_the_run(
     def escaped(signum: int, frame: object) -> None:
         raise Escaped
 
-    real_network = api.events.network
+    real_network = running.events.network
 
     def network_then_sigterm(*args: Any, **kwargs: Any) -> None:
         real_network(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(launch_module, "launch", finished)
-    monkeypatch.setattr(api.events, "network", network_then_sigterm)
+    monkeypatch.setattr(running.events, "network", network_then_sigterm)
     manifest = parse_source(SAMPLE_MANIFEST.encode())
     verified = SimpleNamespace(
         digest="sha256:" + "a" * 64,
@@ -222,15 +222,13 @@ def test_sigterm_after_the_tool_finished_still_records_the_run(
     previous = signal.signal(signal.SIGTERM, escaped)
     try:
         with pytest.raises(Terminated):
-            api.execute(
-                None,  # type: ignore[arg-type]
-                where,
+            running.execute(
+                Session(where),
                 verified,  # type: ignore[arg-type]
                 RunRequest(mounts={}, env={}, args=()),
                 stdin=None,
                 stdout=sys.stdout.buffer,
                 stderr=sys.stderr.buffer,
-                environ={},
             )
     finally:
         signal.signal(signal.SIGTERM, previous)
