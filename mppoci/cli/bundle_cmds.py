@@ -20,7 +20,7 @@ def save(
     """Write verified packages with their signatures into an OCI-layout tar."""
     from mppoci.oci import mediatypes as mt
     from mppoci.oci.model import Descriptor
-    from mppoci.store.bundle import write_bundle
+    from mppoci.package.bundle import write_bundle
 
     store = context.store()
     entries = []
@@ -44,9 +44,9 @@ def load(
 ) -> None:
     """Load packages from an OCI-layout tar, verified like a pull; print their digests."""
     from mppoci.oci import mediatypes as mt
+    from mppoci.package.bundle import open_bundle
     from mppoci.registry.transfer import Staged, adopt_package
     from mppoci.signing.cosign_manifest import signature_tag
-    from mppoci.store.bundle import open_bundle
 
     store = context.store()
     loaded = []

@@ -19,10 +19,10 @@ from mppoci.digest import Digest
 from mppoci.errors import NotFoundError, UserInputError, VerificationError
 from mppoci.oci import mediatypes as mt
 from mppoci.oci.model import Descriptor
+from mppoci.package.bundle import open_bundle, write_bundle
 from mppoci.reference import RemoteRef
 from mppoci.registry.client import RegistryClient
 from mppoci.sandbox.launch import unpack
-from mppoci.store.bundle import open_bundle, write_bundle
 from mppoci.store.layout import Store
 from mppoci.trust.gate import Verified, verify
 from mppoci.trust.policy import TrustPolicy, parse_policy

@@ -77,6 +77,19 @@ def _effective(pod_ctx: Mapping[str, Any], ctx: Mapping[str, Any], key: str) -> 
     return ctx[key] if key in ctx else pod_ctx.get(key)
 
 
+def _context_problems(at: str, ctx: Mapping[str, Any]) -> Iterator[str]:
+    """The rules on a securityContext that hold alike at both levels: the
+    pod's and each container's (a container's own setting overrides the
+    pod's, so either may weaken it)."""
+    if ctx.get("runAsUser") == 0:
+        yield f"{at}: runAsUser is 0"
+    if ((ctx.get("appArmorProfile") or {}).get("type")) == "Unconfined":
+        yield f"{at}: AppArmor is unconfined"
+    selinux = ctx.get("seLinuxOptions") or {}
+    if selinux.get("type", "") not in SELINUX_TYPES or selinux.get("user") or selinux.get("role"):
+        yield f"{at}: SELinux options are not allowed"
+
+
 def restricted_problems(obj: Mapping[str, Any]) -> list[str]:
     """Violations of the Pod Security Standards "restricted" level."""
     problems: list[str] = []
@@ -96,17 +109,7 @@ def restricted_problems(obj: Mapping[str, Any]) -> list[str]:
                     f"{where}: volume {volume.get('name')} is of a type restricted pods "
                     f"may not use ({', '.join(sorted(kinds - ALLOWED_VOLUMES))})"
                 )
-        if pod_ctx.get("runAsUser") == 0:
-            problems.append(f"{where}: runAsUser is 0")
-        if ((pod_ctx.get("appArmorProfile") or {}).get("type")) == "Unconfined":
-            problems.append(f"{where}: AppArmor is unconfined")
-        selinux = pod_ctx.get("seLinuxOptions") or {}
-        if (
-            selinux.get("type", "") not in SELINUX_TYPES
-            or selinux.get("user")
-            or selinux.get("role")
-        ):
-            problems.append(f"{where}: SELinux options are not allowed")
+        problems.extend(_context_problems(where, pod_ctx))
         if not list(_containers(pod)):
             problems.append(f"{where}: no containers")
         for cpath, c in _containers(pod):
@@ -124,8 +127,6 @@ def restricted_problems(obj: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{at}: adds capabilities {', '.join(sorted(added))}")
             if _effective(pod_ctx, ctx, "runAsNonRoot") is not True:
                 problems.append(f"{at}: runAsNonRoot is not true")
-            if ctx.get("runAsUser") == 0:
-                problems.append(f"{at}: runAsUser is 0")
             seccomp = _effective(pod_ctx, ctx, "seccompProfile") or {}
             if seccomp.get("type") not in SECCOMP_TYPES:
                 problems.append(f"{at}: seccomp profile is not RuntimeDefault or Localhost")
@@ -133,11 +134,7 @@ def restricted_problems(obj: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{at}: a Localhost seccomp profile names no file")
             if ctx.get("procMount", "Default") != "Default":
                 problems.append(f"{at}: procMount is not Default")
-            if ((ctx.get("appArmorProfile") or {}).get("type")) == "Unconfined":
-                problems.append(f"{at}: AppArmor is unconfined")
-            c_selinux = ctx.get("seLinuxOptions") or {}
-            if c_selinux.get("type", "") not in SELINUX_TYPES or c_selinux.get("user"):
-                problems.append(f"{at}: SELinux options are not allowed")
+            problems.extend(_context_problems(at, ctx))
             for port in c.get("ports") or []:
                 if port.get("hostPort"):
                     problems.append(f"{at}: uses hostPort {port['hostPort']}")

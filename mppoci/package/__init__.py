@@ -1,1 +1,2 @@
-"""Packages: deterministic content archives, OCI artifacts, safe extraction, scaffolding."""
+"""Packages: deterministic content archives, OCI artifacts, safe extraction, offline
+bundles, scaffolding."""

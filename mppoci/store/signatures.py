@@ -15,8 +15,8 @@ from mppoci.signing.cosign_manifest import (
     parse_signature_manifest,
     signature_tag,
 )
+from mppoci.signing.evidence import Evidence
 from mppoci.store.layout import Store
-from mppoci.trust.verdict import Evidence
 
 # mppoci records the signer's public key beside each signature so that an
 # unknown signer can be named and, on a terminal, trusted on first use.

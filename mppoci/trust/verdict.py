@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mppoci.digest import Digest
 from mppoci.errors import Error
 from mppoci.signing.ecdsa import verify_signature
+from mppoci.signing.evidence import Evidence
 from mppoci.signing.keys import KeyId, key_id, load_public_key, short_id
 from mppoci.signing.payload import parse_payload
 from mppoci.text import terminal_safe
@@ -32,18 +33,6 @@ class SignatureCheck(StrEnum):
     OUT_OF_SCOPE = "out-of-scope"
     WRONG_ORIGIN = "wrong-origin"
     WRONG_KEY = "wrong-key"
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One signature as found beside the subject."""
-
-    payload: bytes
-    signature: str
-    # The signer's public key, which `mppoci sign` records beside the signature
-    # so that an unknown signer can be named (and trusted on first use).
-    # Signatures made by cosign itself carry none.
-    public_key_pem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

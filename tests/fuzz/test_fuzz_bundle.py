@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from mppoci.oci import mediatypes as mt
 from mppoci.package.artifact import build_into_store
+from mppoci.package.bundle import open_bundle, write_bundle
 from mppoci.signing.ecdsa import sign_payload
 from mppoci.signing.keys import key_id, public_key_pem
 from mppoci.signing.payload import make_payload
-from mppoci.store.bundle import open_bundle, write_bundle
 from mppoci.store.layout import Store
 from mppoci.store.signatures import attach_signature
 from mppoci.trust.gate import verify

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from mppoci.errors import Error, StoreError, TransportError, UserInputError
+from mppoci.package.bundle import open_bundle
 from mppoci.registry import credentials
 from mppoci.registry.transport import Transport, TransportOptions
-from mppoci.store.bundle import open_bundle
 from mppoci.store.layout import Store
 
 pytestmark = pytest.mark.fuzz

@@ -176,3 +176,37 @@ def test_the_api_schema_alone_accepts_a_privileged_pod() -> None:
     job = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "t1")
     kubernetes_validate.validate(job, "1.35.0", strict=True)  # no error
     assert any("privileged" in p for p in all_problems(objs))
+
+
+# The pod's and each container's securityContext go through the same checks:
+# a weakening is caught at whichever level it is made.
+LEVELS: dict[str, tuple[Callable[[list[dict[str, Any]]], dict[str, Any]], str]] = {
+    "pod": (_pod_ctx, "Job/t1 spec.template.spec: "),
+    "container": (_ctx, "Job/t1 spec.template.spec.containers[0](tool): "),
+    "init container": (_init_ctx, "Job/t1 spec.template.spec.initContainers[0]("),
+}
+SELINUX_WEAKENINGS = {
+    "role": {"role": "sysadm_r"},
+    "user": {"user": "sysadm_u"},
+    "type": {"type": "spc_t"},
+}
+
+
+@pytest.mark.parametrize("option", list(SELINUX_WEAKENINGS))
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_selinux_options_are_caught_at_every_level(level: str, option: str) -> None:
+    context, at = LEVELS[level]
+    objs = rendered()
+    context(objs)["seLinuxOptions"] = SELINUX_WEAKENINGS[option]
+    problems = all_problems(objs)
+    caught = [p for p in problems if p.startswith(at) and "SELinux options are not allowed" in p]
+    assert len(caught) == 1, problems
+
+
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_unconfined_apparmor_is_caught_at_every_level(level: str) -> None:
+    context, at = LEVELS[level]
+    objs = rendered()
+    context(objs)["appArmorProfile"] = {"type": "Unconfined"}
+    problems = all_problems(objs)
+    assert any(p.startswith(at) and "AppArmor is unconfined" in p for p in problems), problems

@@ -28,7 +28,7 @@ from mppoci.errors import (
     UserInputError,
 )
 from mppoci.limits import DEFAULT_LIMITS, KiB, Limits, MiB
-from mppoci.package import extract as extract_module
+from mppoci.package import extract_rules, extract_writer
 from mppoci.package.extract import ExtractReport, extract_content
 
 HOSTILE = Path(__file__).resolve().parents[1] / "assets" / "hostile"
@@ -431,11 +431,11 @@ def test_lying_declared_size_is_caught_by_counting_written_bytes(
     # The declared-size check normally fires first; disable it to prove the
     # second line of defence (counting bytes actually written) holds alone.
     data = make_tar(member("a", bytes(600 * KiB)), member("b", bytes(600 * KiB)))
-    admit = extract_module._Tree.admit
+    admit = extract_rules.Tree.admit
 
     def admit_with_a_lenient_size_check(
-        tree: extract_module._Tree, m: tarfile.TarInfo
-    ) -> extract_module._Entry | None:
+        tree: extract_rules.Tree, m: tarfile.TarInfo
+    ) -> extract_rules.Entry | None:
         strict = tree._limits
         tree._limits = Limits(unpacked_bytes=10 * MiB)
         try:
@@ -443,7 +443,7 @@ def test_lying_declared_size_is_caught_by_counting_written_bytes(
         finally:
             tree._limits = strict
 
-    monkeypatch.setattr(extract_module._Tree, "admit", admit_with_a_lenient_size_check)
+    monkeypatch.setattr(extract_rules.Tree, "admit", admit_with_a_lenient_size_check)
     with pytest.raises(LimitExceededError) as caught:
         extract_content(
             io.BytesIO(data), scene.target, limits=Limits(unpacked_bytes=1 * MiB), compressed=False
@@ -511,7 +511,7 @@ def test_disk_full_becomes_a_store_error_and_leaves_nothing(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class FullDiskOs:
-        """The os module as extract.py sees it, on a disk with no space left."""
+        """The os module as extract_writer.py sees it, on a disk with no space left."""
 
         def __getattr__(self, name: str) -> object:
             return getattr(os, name)
@@ -519,7 +519,7 @@ def test_disk_full_becomes_a_store_error_and_leaves_nothing(
         def write(self, fd: int, data: bytes) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(extract_module, "os", FullDiskOs())
+    monkeypatch.setattr(extract_writer, "os", FullDiskOs())
     with pytest.raises(StoreError) as caught:
         extract_content(io.BytesIO(gzip.compress(normal_tar())), scene.target)
     assert "'bin/tool'" in caught.value.message
@@ -546,7 +546,7 @@ def test_interrupted_extraction_leaves_nothing(
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(extract_module._Writer, "make_symlink", interrupt)
+    monkeypatch.setattr(extract_writer.Writer, "make_symlink", interrupt)
     with pytest.raises(KeyboardInterrupt):
         extract_content(io.BytesIO(gzip.compress(normal_tar())), scene.target)
     scene.assert_untouched()
