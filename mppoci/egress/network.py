@@ -135,35 +135,30 @@ def gateway_specs(
     image: str, folder: Path, labels: Mapping[str, str], settings: EgressSettings
 ) -> tuple[ContainerSpec, ContainerSpec]:
     """The gateway's and the relay's specs on Docker, for a run whose files
-    are in ``folder`` (see :func:`_write_folder`). Pure."""
+    are in ``folder`` (see :func:`_write_folder`). The gateway joins the
+    outside network and creates the socket; the relay has no network, only
+    reads the socket folder, and listens on the tool's loopback. Pure."""
     code = Mount(MountKind.BIND, str(folder / "code"), "/egress", True, "egress scripts")
 
-    def sock(read_only: bool) -> Mount:
-        return Mount(MountKind.BIND, str(folder / "sock"), "/sock", read_only, "gateway socket")
+    def spec(role: GatewayRole, network: Network, sock_read_only: bool) -> ContainerSpec:
+        relay = role is GatewayRole.RELAY
+        sock = Mount(MountKind.BIND, str(folder / "sock"), "/sock", sock_read_only, "socket")
+        return compile_gateway(
+            image=image,
+            role=role,
+            scripts="/egress",
+            mounts=(code, sock),
+            network=network,
+            network_name=None if relay else settings.outside_network,
+            dns=() if relay else settings.upstream_dns,
+            labels={**labels, "dev.mppoci.role": f"egress-{role.value}"},
+            listens_below_1024=relay,
+        )
 
-    def role_labels(role: GatewayRole) -> dict[str, str]:
-        return {**labels, "dev.mppoci.role": f"egress-{role.value}"}
-
-    gateway = compile_gateway(
-        image=image,
-        role=GatewayRole.GATEWAY,
-        scripts="/egress",
-        mounts=(code, sock(False)),
-        network=Network.OUTSIDE,
-        network_name=settings.outside_network,
-        dns=settings.upstream_dns,
-        labels=role_labels(GatewayRole.GATEWAY),
+    return (
+        spec(GatewayRole.GATEWAY, Network.OUTSIDE, sock_read_only=False),
+        spec(GatewayRole.RELAY, Network.NONE, sock_read_only=True),
     )
-    relay = compile_gateway(
-        image=image,
-        role=GatewayRole.RELAY,
-        scripts="/egress",
-        mounts=(code, sock(True)),
-        network=Network.NONE,
-        labels=role_labels(GatewayRole.RELAY),
-        listens_below_1024=True,
-    )
-    return gateway, relay
 
 
 def _write_folder(folder: Path, rules: tuple[EgressRule, ...]) -> None:
