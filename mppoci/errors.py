@@ -156,6 +156,29 @@ class RuntimeEngineError(Error):
     """The container engine (Docker) is unreachable or refused an operation."""
 
 
+class EngineRefusedError(RuntimeEngineError):
+    """The engine answered a call with an error. ``explanation`` is the
+    engine's own words, for a caller that says in its own what failed."""
+
+    def __init__(self, message: str, *, explanation: str) -> None:
+        super().__init__(message)
+        self.explanation = explanation
+
+
+class ImageMissingError(RuntimeEngineError):
+    """A container was to be created from an image the engine does not have
+    (``pinned``: the image a package pins, looked up before a run)."""
+
+    def __init__(self, image: str, *, pinned: bool = False) -> None:
+        which = f"{image} that the package pins" if pinned else image
+        super().__init__(
+            f"the runtime image {which} is not on this machine",
+            hint="build it (`mppoci runtime build NAME`) or pull it by digest "
+            "(`mppoci runtime pull REGISTRY/REPO@DIGEST`)",
+        )
+        self.image = image
+
+
 class Terminated(BaseException):
     """mppoci was told to stop (SIGTERM, SIGHUP) while a sandbox ran. Not an
     :class:`Error`: like KeyboardInterrupt, it unwinds everything (so the

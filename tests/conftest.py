@@ -107,15 +107,11 @@ def ensure_runtime_images(recipes: tuple[str, ...] = RUNTIME_RECIPES) -> None:
     """The runtime images engine tests run on, built from Debian packages when
     the engine lacks them (python3 takes about a minute with debootstrap),
     whatever ran before: no test relies on `make demo` or an earlier test."""
-    import docker.errors
+    from mppoci.engine.docker_engine import connect
 
-    from mppoci.docker_engine import connect
-
-    client = connect()
+    engine = connect()
     for recipe in recipes:
-        try:
-            client.images.get(f"mppoci-runtime/{recipe}:latest")
-        except docker.errors.ImageNotFound:
+        if engine.image_id(f"mppoci-runtime/{recipe}:latest") is None:
             built = subprocess.run(
                 [str(MPPOCI), "runtime", "build", recipe],
                 capture_output=True,

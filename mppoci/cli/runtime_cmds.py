@@ -70,7 +70,7 @@ def push(
 ) -> None:
     """Push a runtime image so packages pinned to it can run on other machines."""
     from mppoci.digest import Digest, is_digest
-    from mppoci.docker_engine import connect
+    from mppoci.engine.docker_engine import connect
     from mppoci.errors import NotFoundError
     from mppoci.reference import parse_remote
     from mppoci.runtimes.images import local_runtime_id
@@ -102,7 +102,7 @@ def pull(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Pull a runtime image by its ID (the digest a package pins) into Docker."""
-    from mppoci.docker_engine import connect
+    from mppoci.engine.docker_engine import connect
     from mppoci.reference import parse_remote
     from mppoci.runtimes.transfer import pull_runtime
 

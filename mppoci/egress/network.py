@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mppoci.errors import RuntimeEngineError
+from mppoci.engine.protocol import Container, Engine
+from mppoci.errors import EngineRefusedError, ImageMissingError, RuntimeEngineError
 from mppoci.manifest import EgressRule
+from mppoci.policy.gateway import GatewayRole, compile_gateway
+from mppoci.policy.spec import ContainerSpec, Mount, MountKind, Network
 from mppoci.text import terminal_safe
 
 SCRIPTS = tuple(
@@ -81,7 +84,7 @@ def _dead(owner_label: str) -> bool:
     return False
 
 
-def sweep(client: Any) -> int:
+def sweep(engine: Engine) -> int:
     """Remove containers (tools, relays, gateways) left by mppoci processes
     that died (killed, crashed) on this host, and the per-run networks that
     versions before the relay made. Returns how many were removed.
@@ -89,23 +92,21 @@ def sweep(client: Any) -> int:
     Uses the engine's list calls, which return labels directly: listing
     through docker-py's models would inspect each container again and fail
     when another run removes its own container meanwhile."""
-    import docker.errors
-
     removed = 0
     try:
-        containers = client.api.containers(all=True, filters={"label": OWNER_LABEL})
-        networks = client.api.networks(filters={"label": OWNER_LABEL})
-    except docker.errors.APIError:
+        containers = engine.containers(OWNER_LABEL)
+        networks = engine.networks(OWNER_LABEL)
+    except EngineRefusedError:
         return 0
     for entry in containers:
-        if _dead((entry.get("Labels") or {}).get(OWNER_LABEL, "")):
-            with contextlib.suppress(docker.errors.APIError):
-                client.api.remove_container(entry["Id"], force=True)
+        if _dead(entry.labels.get(OWNER_LABEL, "")):
+            with contextlib.suppress(EngineRefusedError):
+                engine.remove_container(entry.id)
                 removed += 1
     for entry in networks:
-        if _dead((entry.get("Labels") or {}).get(OWNER_LABEL, "")):
-            with contextlib.suppress(docker.errors.APIError):
-                client.api.remove_network(entry["Id"])
+        if _dead(entry.labels.get(OWNER_LABEL, "")):
+            with contextlib.suppress(EngineRefusedError):
+                engine.remove_network(entry.id)
                 removed += 1
     return removed
 
@@ -130,30 +131,34 @@ def host_addresses() -> list[str]:
     return local_addresses(read(_FIB_TRIE), read(_IF_INET6))
 
 
-def _locked_down(
-    image: str, role: str, labels: dict[str, str], mounts: list[Any]
-) -> dict[str, Any]:
-    """What the relay and the gateway share: the gateway's own lock-down."""
-    script = f"/egress/{role}.py"
-    return {
-        "image": image,
-        "command": ["python3", "-u", script, "/egress/config.json"],
-        "entrypoint": [],
-        "user": "65534:65534",
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "mem_limit": 64 * 1024 * 1024,
-        "pids_limit": 64,
-        "mounts": mounts,
-        "labels": {**labels, "dev.mppoci.role": f"egress-{role}"},
-        # The scripts cap what they print; this bounds the host's copy anyway.
-        "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}},
-    }
+def gateway_specs(
+    image: str, folder: Path, labels: Mapping[str, str], settings: EgressSettings
+) -> tuple[ContainerSpec, ContainerSpec]:
+    """The gateway's and the relay's specs on Docker, for a run whose files
+    are in ``folder`` (see :func:`_write_folder`). The gateway joins the
+    outside network and creates the socket; the relay has no network, only
+    reads the socket folder, and listens on the tool's loopback. Pure."""
+    code = Mount(MountKind.BIND, str(folder / "code"), "/egress", True, "egress scripts")
 
+    def spec(role: GatewayRole, network: Network, sock_read_only: bool) -> ContainerSpec:
+        relay = role is GatewayRole.RELAY
+        sock = Mount(MountKind.BIND, str(folder / "sock"), "/sock", sock_read_only, "socket")
+        return compile_gateway(
+            image=image,
+            role=role,
+            scripts="/egress",
+            mounts=(code, sock),
+            network=network,
+            network_name=None if relay else settings.outside_network,
+            dns=() if relay else settings.upstream_dns,
+            labels={**labels, "dev.mppoci.role": f"egress-{role.value}"},
+            listens_below_1024=relay,
+        )
 
-def _bind(source: Path, target: str, read_only: bool) -> dict[str, Any]:
-    return {"Type": "bind", "Source": str(source), "Target": target, "ReadOnly": read_only}
+    return (
+        spec(GatewayRole.GATEWAY, Network.OUTSIDE, sock_read_only=False),
+        spec(GatewayRole.RELAY, Network.NONE, sock_read_only=True),
+    )
 
 
 def _write_folder(folder: Path, rules: tuple[EgressRule, ...]) -> None:
@@ -184,7 +189,7 @@ def _write_folder(folder: Path, rules: tuple[EgressRule, ...]) -> None:
 
 @contextlib.contextmanager
 def egress_network(
-    client: Any,
+    engine: Engine,
     *,
     rules: tuple[EgressRule, ...],
     run_id: str,
@@ -194,39 +199,18 @@ def egress_network(
     """Start the run's gateway and relay; remove both on exit.
 
     Raises RuntimeEngineError."""
-    import docker.errors
-
-    sweep(client)
+    sweep(engine)
     labels = {OWNER_LABEL: owner(), EGRESS_LABEL: run_id}
-    started: list[Any] = []
+    started: list[Container] = []
     try:
         with tempfile.TemporaryDirectory(prefix="mppoci-egress-") as tmp:
             folder = Path(tmp)
             _write_folder(folder, rules)
-            code = _bind(folder / "code", "/egress", True)
+            gateway_spec, relay_spec = gateway_specs(gateway_image, folder, labels, settings)
             try:
-                gateway = client.containers.create(
-                    **_locked_down(
-                        gateway_image,
-                        "gateway",
-                        labels,
-                        [code, _bind(folder / "sock", "/sock", False)],
-                    ),
-                    network=settings.outside_network,
-                    dns=list(settings.upstream_dns) or None,
-                )
+                gateway = engine.create(gateway_spec)
                 started.append(gateway)
-                relay = client.containers.create(
-                    **_locked_down(
-                        gateway_image,
-                        "relay",
-                        labels,
-                        [code, _bind(folder / "sock", "/sock", True)],
-                    ),
-                    network_mode="none",
-                    # Ports below 1024 (53, 443...) without any capability.
-                    sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
-                )
+                relay = engine.create(relay_spec)
                 started.append(relay)
                 # Both start at once; the tool starts only when both are ready
                 # (the relay reaches the gateway's socket per connection).
@@ -234,12 +218,12 @@ def egress_network(
                 relay.start()
                 _wait_ready(gateway, "gateway")
                 _wait_ready(relay, "relay")
-            except docker.errors.ImageNotFound as e:
+            except ImageMissingError as e:
                 raise RuntimeEngineError(
                     "the egress gateway runs on the python3 runtime, which is not built here",
                     hint="run `mppoci runtime build python3`",
                 ) from e
-            except docker.errors.APIError as e:
+            except EngineRefusedError as e:
                 raise RuntimeEngineError(
                     f"the egress gateway could not start: {e.explanation}"
                 ) from e
@@ -252,15 +236,14 @@ def egress_network(
                 egress.events.extend(stopped_events([(r, _state(c)) for r, c in roles(started)]))
     finally:
         for container in reversed(started):
-            with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+            with contextlib.suppress(EngineRefusedError):
+                container.remove()
 
 
-def _wait_ready(container: Any, role: str) -> None:
+def _wait_ready(container: Container, role: str) -> None:
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
-        container.reload()
-        if container.status not in ("created", "running"):
+        if container.state().get("Status") not in ("created", "running"):
             logs = container.logs(tail=20).decode(errors="replace")
             tail = "\n".join(terminal_safe(line) for line in logs.split("\n"))
             raise RuntimeEngineError(f"the egress {role} stopped at start:\n{tail}", multiline=True)
@@ -270,12 +253,12 @@ def _wait_ready(container: Any, role: str) -> None:
     raise RuntimeEngineError(f"the egress {role} did not become ready in 30 s")
 
 
-def _stop(containers: list[Any]) -> None:
+def _stop(containers: list[Container]) -> None:
     """SIGTERM to all (the scripts print their last counts and exit), then wait."""
-    import docker.errors
     import requests
 
-    errors = (docker.errors.APIError, requests.exceptions.RequestException)
+    # A wait that times out is the transport's error, not the engine's.
+    errors = (EngineRefusedError, requests.exceptions.RequestException)
     for container in containers:
         with contextlib.suppress(*errors):
             container.kill(signal="SIGTERM")
@@ -284,23 +267,20 @@ def _stop(containers: list[Any]) -> None:
             container.wait(timeout=5)
 
 
-def roles(started: list[Any]) -> list[tuple[str, Any]]:
+def roles(started: list[Container]) -> list[tuple[str, Container]]:
     return list(zip(("gateway", "relay"), started, strict=False))
 
 
-def _state(container: Any) -> dict[str, Any]:
-    import docker.errors
+def _state(container: Container) -> Mapping[str, Any]:
     import requests
 
     try:
-        container.reload()
-    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return container.state()
+    except (EngineRefusedError, requests.exceptions.RequestException):
         return {}
-    state = container.attrs.get("State")
-    return state if isinstance(state, dict) else {}
 
 
-def stopped_events(states: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def stopped_events(states: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """One ``stopped`` event per relay or gateway that did not end by the
     SIGTERM mppoci sends at the end of a run (exit 0): OOM-killed, crashed.
     Its connections stopped then, which the audit log must say. Pure."""
@@ -313,12 +293,10 @@ def stopped_events(states: list[tuple[str, dict[str, Any]]]) -> list[dict[str, A
     return out
 
 
-def _log_lines(container: Any) -> list[bytes]:
-    import docker.errors
-
+def _log_lines(container: Container) -> list[bytes]:
     try:
         return list(container.logs(stderr=False).splitlines())
-    except docker.errors.APIError:
+    except EngineRefusedError:
         return []
 
 

@@ -27,7 +27,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -36,16 +35,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from mppoci.audit import events
-from mppoci.errors import Error, PolicyError, RuntimeEngineError
+from mppoci.engine.protocol import Attached, Container, Engine
+from mppoci.errors import EngineRefusedError, Error, PolicyError, RuntimeEngineError
 from mppoci.locations import Locations
 from mppoci.package.stored import StoredPackage
-from mppoci.policy.render_docker import docker_create_kwargs
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.binds import BoundFolder, changed, snapshot, swapped
-from mppoci.sandbox.docker_runner import RunResult, attach, start_and_stream
+from mppoci.sandbox.docker_runner import RunResult, start_and_stream
 from mppoci.sandbox.launch import RunRequest, check_runtime, prepare_spec, unpack
 from mppoci.store.layout import Store
 
@@ -57,9 +56,8 @@ _MAX_BACKOFF = 30.0
 class Prepared:
     """A created, attached, not yet started container."""
 
-    container: Any
-    attached: Any  # the attach response; holding it keeps the socket open
-    sock: socket.socket
+    container: Container
+    attached: Attached  # holding it keeps the socket open
     folder: Path  # holds the unpacked content bound at /pkg
     timeout_seconds: float
     bound: tuple[BoundFolder, ...] = ()  # the bind sources as they were when created
@@ -74,14 +72,14 @@ class Sandboxes:
 
     def __init__(
         self,
-        client: Any,
+        engine: Engine,
         store: Store,
         locations: Locations,
         package: StoredPackage,
         request: RunRequest,
         environ: Mapping[str, str],
     ) -> None:
-        self._client = client
+        self._engine = engine
         self._store = store
         self._locations = locations
         self._package = package
@@ -131,12 +129,10 @@ class Sandboxes:
         refuses at start what every call would fail on.
 
         Raises PolicyError, RuntimeEngineError."""
-        check_runtime(self._client, self._spec(Path("/nonexistent/pkg")))
+        check_runtime(self._engine, self._spec(Path("/nonexistent/pkg")))
 
     def prepare(self) -> Prepared:
         """Unpack, compile, create, attach. Raises Error subclasses."""
-        import docker.errors
-
         with self._lock:
             if self._closed:
                 raise RuntimeEngineError("mppoci is shutting down; no new sandbox is made")
@@ -149,24 +145,13 @@ class Sandboxes:
                 bound = snapshot(spec)
             except ValueError as e:
                 raise self._refuse(str(e)) from None
+            container = self._engine.create(spec)  # ImageMissingError, EngineRefusedError
             try:
-                container = self._client.containers.create(**docker_create_kwargs(spec))
-            except docker.errors.ImageNotFound as e:
-                raise RuntimeEngineError(
-                    f"the runtime image {spec.image} is not on this machine",
-                    hint="build it (`mppoci runtime build NAME`) or pull it by digest "
-                    "(`mppoci runtime pull REGISTRY/REPO@DIGEST`)",
-                ) from e
-            except docker.errors.APIError as e:
-                raise RuntimeEngineError(
-                    f"Docker refused to create the sandbox: {e.explanation}"
-                ) from e
-            try:
-                attached, sock = attach(self._client, container)
+                attached = container.attach()
             except BaseException as e:
                 with contextlib.suppress(Exception):
-                    container.remove(force=True)
-                if isinstance(e, docker.errors.APIError):
+                    container.remove()
+                if isinstance(e, EngineRefusedError):
                     raise RuntimeEngineError(
                         f"could not attach to the sandbox: {e.explanation}"
                     ) from e
@@ -174,7 +159,7 @@ class Sandboxes:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        prepared = Prepared(container, attached, sock, folder, spec.timeout_seconds, bound)
+        prepared = Prepared(container, attached, folder, spec.timeout_seconds, bound)
         with self._lock:
             closed = self._closed
             if not closed:
@@ -198,16 +183,13 @@ class Sandboxes:
         removed in the background. Setting ``stop`` kills it. Raises
         PolicyError (a bound folder was swapped; audited), RuntimeEngineError
         (or what the output streams raise)."""
-        import docker.errors
-
         try:
             why = changed(prepared.bound, [str(p) for p in self._locations.protected()])
             if why is not None:
                 raise self._refuse(why)
             return start_and_stream(
-                self._client,
                 prepared.container,
-                prepared.sock,
+                prepared.attached.sock,
                 timeout_seconds=prepared.timeout_seconds,
                 stdin=stdin,
                 stdout=stdout,
@@ -215,8 +197,6 @@ class Sandboxes:
                 clock=clock,
                 stop=stop,
             )
-        except docker.errors.APIError as e:
-            raise RuntimeEngineError(f"the sandbox failed: {e.explanation}") from e
         finally:
             self.retire(prepared)
 
@@ -234,9 +214,9 @@ class Sandboxes:
 
     def _remove(self, prepared: Prepared) -> None:
         with contextlib.suppress(Exception):
-            prepared.container.remove(force=True)
+            prepared.container.remove()
         with contextlib.suppress(OSError):
-            prepared.sock.close()
+            prepared.attached.sock.close()
         shutil.rmtree(prepared.folder, ignore_errors=True)
         with self._lock:
             self._live.pop(id(prepared), None)

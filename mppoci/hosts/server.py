@@ -43,7 +43,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mppoci import __version__, api
 from mppoci.audit import events
 from mppoci.digest import Digest
-from mppoci.errors import Error, UserInputError
+from mppoci.engine.protocol import Engine, Listed
+from mppoci.errors import EngineRefusedError, Error, UserInputError
 from mppoci.hosts import confirm, content, proxy
 from mppoci.hosts.naming import Exposed, expose
 from mppoci.hosts.pool import DEFAULT_POOL_SIZE, Pool, Sandboxes
@@ -160,7 +161,7 @@ class Host:
     served: list[Served]
     tools: dict[str, Exposed]
     environ: Mapping[str, str]
-    client: Any = None  # the Docker client
+    client: Engine | None = None
     report: Callable[[str], None] = lambda _: None
     tickets: confirm.Tickets = field(default_factory=confirm.Tickets)
     _stops: set[threading.Event] = field(default_factory=set)
@@ -527,29 +528,27 @@ def _failed(exposed: Exposed, e: Error) -> _Answer:
     )
 
 
-def _remove_ours(client: Any) -> None:
+def _remove_ours(engine: Engine) -> None:
     """Remove the containers and networks labelled as this process's: what
     calls through `api.execute` were still using, or a sandbox that was being
     prepared at that moment."""
-    import docker.errors
-
     from mppoci.egress.network import OWNER_LABEL, owner
 
-    mine = {"label": f"{OWNER_LABEL}={owner()}"}
-    with contextlib.suppress(docker.errors.APIError):
-        # sparse: no inspect per container, which a concurrent removal would fail
-        containers = client.containers.list(all=True, filters=mine, sparse=True)
+    mine = f"{OWNER_LABEL}={owner()}"
+    with contextlib.suppress(EngineRefusedError):
+        # One list call: no inspect per container, which a concurrent removal would fail
+        containers = engine.containers(mine)
 
-        def remove(container: Any) -> None:
-            with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+        def remove(container: Listed) -> None:
+            with contextlib.suppress(EngineRefusedError):
+                engine.remove_container(container.id)
 
         if containers:
             with ThreadPoolExecutor(max_workers=8) as removers:
                 list(removers.map(remove, containers))
-        for network in client.networks.list(filters=mine):
-            with contextlib.suppress(docker.errors.APIError):
-                network.remove()
+        for network in engine.networks(mine):
+            with contextlib.suppress(EngineRefusedError):
+                engine.remove_network(network.id)
 
 
 def open_host(
@@ -570,10 +569,8 @@ def open_host(
     Raises mppoci.errors.Error subclasses: VerificationError,
     NotApprovedError, UserInputError (names that collide, bindings nobody
     declares), PolicyError, RuntimeEngineError."""
-    import docker.errors
-
-    from mppoci.docker_engine import connect
     from mppoci.egress.network import sweep
+    from mppoci.engine.docker_engine import connect
 
     if pool_size < 0:
         raise UserInputError(f"--pool {pool_size}: the pool size cannot be negative")
@@ -591,7 +588,7 @@ def open_host(
     client = connect()
     # What killed mppoci processes on this host left behind; best effort (a
     # container that another run removes while the sweep lists it is NotFound).
-    with contextlib.suppress(docker.errors.APIError):
+    with contextlib.suppress(EngineRefusedError):
         sweep(client)
     served: list[Served] = []
     host = Host(
@@ -624,7 +621,7 @@ def open_host(
 
 
 def _check_direct(
-    client: Any,
+    client: Engine,
     locations: Locations,
     package: StoredPackage,
     request: RunRequest,

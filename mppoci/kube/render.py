@@ -35,11 +35,14 @@ from typing import Any
 from mppoci.kube.seccomp import localhost_path, profile_name, seccomp_profile_object
 from mppoci.kube.target import ClusterTarget
 from mppoci.manifest import Manifest
+from mppoci.policy.gateway import GatewayRole, compile_gateway
 from mppoci.policy.spec import (
     PACKAGE_MOUNT,
+    RUNTIME_DEFAULT_SECCOMP,
     SHM_MOUNT,
     TMP_MOUNT,
     ContainerSpec,
+    Mount,
     MountKind,
     Network,
 )
@@ -61,7 +64,7 @@ WORK_DIR = "/work"
 OUT_DIR = "/out"
 CONTENT_SUBPATH = "content"
 MPPOCI_STEP_RESOURCES = {"cpu": "500m", "memory": str(256 * 1024 * 1024)}
-GATEWAY_RESOURCES = {"cpu": "250m", "memory": str(64 * 1024 * 1024)}
+GATEWAY_NANO_CPUS = 250_000_000  # a cluster wants a CPU limit; Docker runs the gateway without
 _MIB = 1024 * 1024
 
 
@@ -152,17 +155,26 @@ def _user_group(spec_user: str) -> tuple[int, int]:
     return int(user), int(group or user)
 
 
-def _container_security(seccomp: dict[str, str], user: tuple[int, int]) -> dict[str, Any]:
+def _container_security(
+    seccomp: dict[str, str], user: tuple[int, int], spec: ContainerSpec | None = None
+) -> dict[str, Any]:
+    """A container's securityContext: mppoci's own steps' (always locked
+    down), or what ``spec`` says."""
     return {
-        "allowPrivilegeEscalation": False,
+        "allowPrivilegeEscalation": False if spec is None else not spec.no_new_privileges,
         "privileged": False,
-        "readOnlyRootFilesystem": True,
+        "readOnlyRootFilesystem": True if spec is None else spec.read_only_root,
         "runAsNonRoot": True,
         "runAsUser": user[0],
         "runAsGroup": user[1],
-        "capabilities": {"drop": ["ALL"]},
+        "capabilities": {"drop": ["ALL"] if spec is None else list(spec.cap_drop)},
         "seccompProfile": dict(seccomp),
     }
+
+
+def _limits(spec: ContainerSpec) -> dict[str, dict[str, str]]:
+    limits = {"cpu": f"{spec.nano_cpus // 1_000_000}m", "memory": str(spec.memory_bytes)}
+    return {"limits": limits, "requests": dict(limits)}
 
 
 def _pod_spec(
@@ -385,8 +397,6 @@ def _tool_container(
             raise ValueError(f"{e.name} is secret: it must come from a Secret, not a value")
         else:
             env.append({"name": e.name, "value": e.value})
-    cpu = f"{spec.nano_cpus // 1_000_000}m"
-    limits = {"cpu": cpu, "memory": str(spec.memory_bytes)}
     container = {
         "name": "tool",
         "image": image,
@@ -394,9 +404,9 @@ def _tool_container(
         "command": list(spec.argv),
         "workingDir": spec.workdir,
         "env": env,
-        "resources": {"limits": limits, "requests": dict(limits)},
+        "resources": _limits(spec),
         "securityContext": _container_security(
-            {"type": "Localhost", "localhostProfile": localhost}, user
+            {"type": "Localhost", "localhostProfile": localhost}, user, spec
         ),
         "volumeMounts": mounts,
     }
@@ -484,28 +494,42 @@ def _gateway(
     }
     pod_labels = _role(labels, "gateway")
     ports = _gateway_ports(manifest)
+    spec = compile_gateway(
+        image=target.gateway_image,
+        role=GatewayRole.GATEWAY,
+        scripts="/gateway",
+        mounts=(Mount(MountKind.CONFIG_MAP, name, "/gateway", True, "egress scripts"),),
+        network=Network.OUTSIDE,  # the pod network, closed by NetworkPolicies
+        labels=pod_labels,
+        # Port 53 and declared ports below 1024 without any capability: a
+        # namespaced sysctl the Pod Security Standards allow.
+        listens_below_1024=True,
+        nano_cpus=GATEWAY_NANO_CPUS,
+    )
+    seccomp = _gateway_seccomp(spec)
+    user = _user_group(spec.user)
     container = {
         "name": "gateway",
-        "image": target.gateway_image,
+        "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", "-u", "/gateway/gateway.py", "/gateway/config.json"],
-        "resources": {"limits": dict(GATEWAY_RESOURCES), "requests": dict(GATEWAY_RESOURCES)},
-        "securityContext": _container_security(RUNTIME_DEFAULT, NOBODY),
-        "volumeMounts": [{"name": "gateway", "mountPath": "/gateway", "readOnly": True}],
+        "command": list(spec.argv),
+        "resources": _limits(spec),
+        "securityContext": _container_security(seccomp, user, spec),
+        "volumeMounts": [
+            {"name": "gateway", "mountPath": m.target, "readOnly": m.read_only} for m in spec.mounts
+        ],
         "ports": [
             {"name": "dns", "containerPort": DNS_PORT, "protocol": "UDP"},
             *({"containerPort": p, "protocol": "TCP"} for p in ports),
         ],
     }
     pod = _pod_spec(
-        seccomp=RUNTIME_DEFAULT,
-        user=NOBODY,
+        seccomp=seccomp,
+        user=user,
         containers=[container],
-        volumes=[{"name": "gateway", "configMap": {"name": name}}],
+        volumes=[{"name": "gateway", "configMap": {"name": m.source}} for m in spec.mounts],
         restart="Always",
-        # Port 53 and declared ports below 1024 without any capability: a
-        # namespaced sysctl the Pod Security Standards allow.
-        sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+        sysctls=[{"name": k, "value": v} for k, v in sorted(spec.sysctls.items())],
     )
     return [
         _config_map(
@@ -542,6 +566,12 @@ def _gateway(
             },
         },
     ]
+
+
+def _gateway_seccomp(spec: ContainerSpec) -> dict[str, str]:
+    if spec.seccomp_profile != RUNTIME_DEFAULT_SECCOMP:
+        raise ValueError("the gateway runs under the runtime's default seccomp profile")
+    return dict(RUNTIME_DEFAULT)
 
 
 # --- network policies --------------------------------------------------------

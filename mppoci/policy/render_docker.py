@@ -6,15 +6,44 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from mppoci.policy.spec import TMP_MOUNT, ContainerSpec, MountKind, Network
+from mppoci.policy.spec import (
+    RUNTIME_DEFAULT_SECCOMP,
+    TMP_MOUNT,
+    ContainerSpec,
+    MountKind,
+    Network,
+)
 from mppoci.text import terminal_safe
+
+_MIB = 1024 * 1024
 
 
 def _network(spec: ContainerSpec) -> str:
-    if spec.network is Network.EGRESS:
+    if spec.network in (Network.EGRESS, Network.OUTSIDE):
         assert spec.network_name is not None
         return spec.network_name
     return "none"
+
+
+def _network_kwargs(spec: ContainerSpec) -> dict[str, Any]:
+    # A network of the engine is joined at create ("network"), a namespace is
+    # shared or none ("network_mode"); docker-py refuses both at once.
+    key = "network" if spec.network is Network.OUTSIDE else "network_mode"
+    return {key: _network(spec)}
+
+
+def _security_opt(spec: ContainerSpec, seccomp: str) -> list[str]:
+    opts = ["no-new-privileges:true"]
+    if spec.seccomp_profile != RUNTIME_DEFAULT_SECCOMP:
+        opts.append("seccomp=" + seccomp)
+    return opts
+
+
+def _log_config(spec: ContainerSpec) -> dict[str, Any]:
+    if not spec.log_bytes:
+        return {"Type": "none", "Config": {}}
+    size = f"{spec.log_bytes // _MIB}m" if spec.log_bytes % _MIB == 0 else str(spec.log_bytes)
+    return {"Type": "json-file", "Config": {"max-size": size, "max-file": "1"}}
 
 
 def _tmpfs_options(spec: ContainerSpec) -> str:
@@ -41,21 +70,19 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "user": spec.user,
         "working_dir": spec.workdir,
         "read_only": spec.read_only_root,
-        "network_mode": _network(spec),
+        **_network_kwargs(spec),
         **({"dns": list(spec.dns)} if spec.dns else {}),
+        **({"sysctls": dict(spec.sysctls)} if spec.sysctls else {}),
         "cap_drop": list(spec.cap_drop),
-        "security_opt": [
-            "no-new-privileges:true",
-            "seccomp=" + spec.seccomp_profile,
-        ],
+        "security_opt": _security_opt(spec, spec.seccomp_profile),
         "pids_limit": spec.pids_limit,
         "mem_limit": spec.memory_bytes,
         "memswap_limit": spec.memory_bytes,  # no swap: the memory limit is the limit
-        "nano_cpus": spec.nano_cpus,
-        "tmpfs": {TMP_MOUNT: _tmpfs_options(spec)},
+        **({"nano_cpus": spec.nano_cpus} if spec.nano_cpus else {}),
+        **({"tmpfs": {TMP_MOUNT: _tmpfs_options(spec)}} if spec.tmp_bytes else {}),
         # The private IPC namespace's /dev/shm, which Docker mounts
         # nosuid,nodev,noexec.
-        "shm_size": spec.shm_bytes,
+        **({"shm_size": spec.shm_bytes} if spec.shm_bytes else {}),
         "mounts": [
             {
                 "Type": m.kind.value,
@@ -72,12 +99,12 @@ def docker_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "labels": dict(spec.labels),
         "ipc_mode": "private",
         # Output is streamed by attaching; a log on the host would let a tool
-        # fill the host's disk through stdout.
-        "log_config": {"Type": "none", "Config": {}},
+        # fill the host's disk through stdout (see ContainerSpec.log_bytes).
+        "log_config": _log_config(spec),
         "ulimits": [{"Name": "core", "Soft": 0, "Hard": 0}],
         # With detach False, docker-py sets StdinOnce: the tool's stdin closes
         # when ours does, so a tool reading to EOF finishes.
-        "stdin_open": True,
+        "stdin_open": spec.stdin,
         "tty": False,
         "detach": False,
     }
@@ -87,25 +114,27 @@ def docker_run_argv(spec: ContainerSpec, *, seccomp_file: str = "PROFILE.json") 
     """The same sandbox as a `docker run` command. Secret values are not
     written out: they are passed by name from the environment (``--env NAME``)."""
     _docker_only(spec)
+    log = _log_config(spec)
     argv = [
-        "docker", "run", "--rm", "-i",
+        "docker", "run", "--rm", *(["-i"] if spec.stdin else []),
         "--read-only",
         f"--network={_network(spec)}",
         *(f"--dns={d}" for d in spec.dns),
+        *(f"--sysctl={k}={v}" for k, v in sorted(spec.sysctls.items())),
         *(f"--cap-drop={c}" for c in spec.cap_drop),
-        "--security-opt=no-new-privileges:true",
-        f"--security-opt=seccomp={seccomp_file}",
+        *(f"--security-opt={o}" for o in _security_opt(spec, seccomp_file)),
         f"--user={spec.user}",
         f"--workdir={spec.workdir}",
         f"--pids-limit={spec.pids_limit}",
         f"--memory={spec.memory_bytes}",
         f"--memory-swap={spec.memory_bytes}",
-        f"--cpus={spec.nano_cpus / 1e9:g}",
+        *([f"--cpus={spec.nano_cpus / 1e9:g}"] if spec.nano_cpus else []),
         "--ipc=private",
-        f"--shm-size={spec.shm_bytes}",
-        "--log-driver=none",
+        *([f"--shm-size={spec.shm_bytes}"] if spec.shm_bytes else []),
+        f"--log-driver={log['Type']}",
+        *(f"--log-opt={k}={v}" for k, v in log["Config"].items()),
         "--ulimit=core=0:0",
-        f"--tmpfs={TMP_MOUNT}:{_tmpfs_options(spec)}",
+        *([f"--tmpfs={TMP_MOUNT}:{_tmpfs_options(spec)}"] if spec.tmp_bytes else []),
     ]  # fmt: skip
     for m in spec.mounts:
         mount = f"type={m.kind.value},src={m.source},dst={m.target}"

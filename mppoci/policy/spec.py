@@ -70,28 +70,35 @@ class EnvVar:
 class Network(StrEnum):
     NONE = "none"  # loopback only
     EGRESS = "egress"  # the relay's loopback-only namespace; its only way out is the gateway
+    OUTSIDE = "outside"  # the engine's network network_name: the egress gateway's way out
+
+
+# ``seccomp_profile`` for the runtime's own default profile (the egress
+# gateway, which runs mppoci's scripts rather than a package).
+RUNTIME_DEFAULT_SECCOMP = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ContainerSpec:
     image: str  # the runtime image, pinned by digest (image ID or repo@digest)
     argv: tuple[str, ...]
-    seccomp_profile: str  # the profile's JSON text
-    seccomp_allowed: int  # how many syscalls it allows, for people
+    seccomp_profile: str  # the profile's JSON text, or RUNTIME_DEFAULT_SECCOMP
+    seccomp_allowed: int  # how many syscalls it allows, for people (0: the runtime's default)
     mounts: tuple[Mount, ...]
     env: tuple[EnvVar, ...]
     network: Network
     memory_bytes: int
     nano_cpus: int
     pids_limit: int
-    timeout_seconds: float
-    tmp_bytes: int
+    timeout_seconds: float  # 0: none (the gateway, which mppoci stops at the end of a run)
+    tmp_bytes: int  # 0: no /tmp tmpfs
     # /dev/shm (a noexec,nosuid,nodev tmpfs) is sized like /tmp: never the
     # engine's default (Docker: 64 MiB) on top of what was declared.
-    shm_bytes: int
+    shm_bytes: int  # 0: the engine's default
     labels: MappingProxyType[str, str]
-    package_digest: Digest
-    network_name: str | None = None  # container:<relay> (Docker), with Network.EGRESS
+    package_digest: Digest | None  # None: no package's (the egress gateway)
+    # container:<relay> (Docker), with Network.EGRESS; the engine's network, with OUTSIDE
+    network_name: str | None = None
     dns: tuple[str, ...] = ()  # the gateway, with Network.EGRESS (Kubernetes)
     architecture: str = ""  # the seccomp profile's libseccomp architecture
     # Fixed for every sandbox; fields so that renderers and tests read them
@@ -102,3 +109,9 @@ class ContainerSpec:
     cap_drop: tuple[str, ...] = ("ALL",)
     no_new_privileges: bool = True
     tmp_options: tuple[str, ...] = ("rw", "noexec", "nosuid", "nodev")
+    stdin: bool = True  # the tool reads its stdin; the gateway has none
+    # 0: no log on the host (output is streamed by attaching, and a log would
+    # let a tool fill the host's disk). Otherwise a log of at most this size,
+    # which mppoci reads back (the gateway's events).
+    log_bytes: int = 0
+    sysctls: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -20,11 +20,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mppoci.canonical import canonical_json
 from mppoci.digest import Digest
-from mppoci.docker_engine import connect
+from mppoci.engine.docker_engine import connect
 from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.manifest import RuntimeRef
 from mppoci.runtimes.recipes import Recipe, Source, find_recipe
@@ -196,7 +195,7 @@ def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> Runtime
 
     Raises NotFoundError (no such recipe, missing tool), RuntimeEngineError."""
     recipe = find_recipe(name)
-    client = connect()
+    engine = connect()
     if recipe.source is Source.DEBOOTSTRAP and os.geteuid() != 0:
         raise UserInputError("building a debootstrap runtime needs root", hint="run it as root")
     with tempfile.TemporaryDirectory(prefix="mppoci-runtime-") as tmp:
@@ -229,31 +228,15 @@ def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> Runtime
             tar.add(layer, arcname="layer.tar")
         log(f"loading {recipe.image_tag} into Docker")
         with archive.open("rb") as f:
-            _load(client, f)
+            engine.load_image(f)  # EngineRefusedError: "Docker refused the runtime image: ..."
     image_id = Digest("sha256:" + hashlib.sha256(config).hexdigest())
     return RuntimeImage(name=recipe.name, tag=recipe.image_tag, image_id=image_id)
 
 
-def _load(client: Any, f: io.BufferedReader) -> None:
-    import docker.errors
-
-    try:
-        for _ in client.api.load_image(f):
-            pass
-    except docker.errors.APIError as e:
-        raise RuntimeEngineError(f"Docker refused the runtime image: {e.explanation}") from e
-
-
 def local_runtime_id(name: str) -> Digest | None:
     """The image ID of the locally built runtime ``name``, or None if not built."""
-    import docker.errors
-
-    client = connect()
-    try:
-        image = client.images.get(find_recipe(name).image_tag)
-    except docker.errors.ImageNotFound:
-        return None
-    return Digest(image.id)
+    image_id = connect().image_id(find_recipe(name).image_tag)
+    return None if image_id is None else Digest(image_id)
 
 
 def resolve_runtime(ref: RuntimeRef) -> RuntimeRef:

@@ -15,9 +15,9 @@ import json
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from mppoci.digest import Digest, hex_part, sha256_digest
+from mppoci.engine.protocol import Engine
 from mppoci.errors import (
     DigestMismatchError,
     RuntimeEngineError,
@@ -56,19 +56,15 @@ def _diff_ids(config: bytes) -> list[Digest]:
 
 
 def push_runtime(
-    client: Any, registry: RegistryClient, image_id: Digest, dest: RemoteRef, scratch: Store
+    engine: Engine, registry: RegistryClient, image_id: Digest, dest: RemoteRef, scratch: Store
 ) -> tuple[str, Digest]:
     """Export a local image and push it as an OCI image tagged by its ID.
 
     Returns the tag and the image manifest's digest (what a cluster pulls by)."""
-    import docker.errors
-
-    try:
-        image = client.images.get(image_id)
-    except docker.errors.ImageNotFound:
-        raise UserInputError(f"no local image has the ID {image_id}") from None
+    if engine.image_id(image_id) is None:
+        raise UserInputError(f"no local image has the ID {image_id}")
     with tempfile.TemporaryFile() as archive:
-        for chunk in image.save(named=False):
+        for chunk in engine.export_image(image_id):
             archive.write(chunk)
         archive.seek(0)
         with tarfile.open(fileobj=archive, mode="r:") as tar:
@@ -106,7 +102,9 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
     return f.read()
 
 
-def pull_runtime(client: Any, registry: RegistryClient, ref: RemoteRef, scratch: Store) -> Digest:
+def pull_runtime(
+    engine: Engine, registry: RegistryClient, ref: RemoteRef, scratch: Store
+) -> Digest:
     """Fetch the runtime whose image ID is ``ref.digest`` and load it into Docker."""
     image_id = ref.digest
     if image_id is None:
@@ -133,15 +131,13 @@ def pull_runtime(client: Any, registry: RegistryClient, ref: RemoteRef, scratch:
         if not scratch.has_blob(layer.digest):
             with scratch.writer() as w:
                 registry.fetch_blob(ref.repository, layer, w)
-    _load(client, scratch, image_id, config, [layer.digest for layer in oci.layers])
+    _load(engine, scratch, image_id, config, [layer.digest for layer in oci.layers])
     return image_id
 
 
 def _load(
-    client: Any, scratch: Store, image_id: Digest, config: bytes, layers: list[Digest]
+    engine: Engine, scratch: Store, image_id: Digest, config: bytes, layers: list[Digest]
 ) -> None:
-    import docker.errors
-
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "image.tar"
         config_name = f"{hex_part(image_id)}.json"
@@ -154,12 +150,8 @@ def _load(
                 tar.addfile(info, io.BytesIO(data))
             for name, digest in zip(names, layers, strict=True):
                 tar.add(scratch.blob_path(digest), arcname=name)
-        try:
-            with archive.open("rb") as f:
-                for _ in client.api.load_image(f):
-                    pass
-        except docker.errors.APIError as e:
-            raise RuntimeEngineError(f"Docker refused the runtime image: {e.explanation}") from e
-    loaded = client.images.get(image_id).id
+        with archive.open("rb") as f:
+            engine.load_image(f)  # EngineRefusedError: "Docker refused the runtime image: ..."
+    loaded = engine.image_id(image_id)
     if loaded != image_id:
         raise DigestMismatchError(f"Docker loaded {loaded}, not {image_id}")

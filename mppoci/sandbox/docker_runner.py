@@ -1,4 +1,4 @@
-"""Run one :class:`ContainerSpec` on the Docker engine and always remove it.
+"""Run one :class:`ContainerSpec` on the engine and always remove it.
 
 stdin is streamed in (EOF closes the tool's stdin), stdout and stderr are
 streamed out as they come, the wall-clock timeout is enforced here, and the
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from mppoci.errors import RuntimeEngineError
-from mppoci.policy.render_docker import docker_create_kwargs
+from mppoci.engine.protocol import Container, Engine
+from mppoci.errors import EngineRefusedError
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.binds import changed, snapshot, swapped
 from mppoci.signals import signals_deferred, signals_raise
@@ -37,19 +37,8 @@ class RunResult:
     network_events: tuple[dict[str, Any], ...] = ()
 
 
-def attach(client: Any, container: Any) -> tuple[Any, socket.socket]:
-    """Attach to a created container's stdin, stdout and stderr (before it starts,
-    so no output is missed). Returns the attach handle, which the caller keeps
-    while the run lasts (dropping it may close the connection), and its socket."""
-    attached = client.api.attach_socket(
-        container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-    )
-    return attached, _raw_socket(attached)
-
-
 def start_and_stream(
-    client: Any,
-    container: Any,
+    container: Container,
     sock: socket.socket,
     *,
     timeout_seconds: float,
@@ -62,9 +51,7 @@ def start_and_stream(
     """Start an attached container, stream stdin in and output out, enforce the
     wall-clock timeout (and ``stop``), wait, and report. The caller removes it.
 
-    Raises docker.errors.APIError (callers turn it into RuntimeEngineError)."""
-    import docker.errors
-
+    Raises EngineRefusedError ("the sandbox failed: ...")."""
     started = clock()
     container.start()
     threading.Thread(target=_pump_stdin, args=(stdin, sock), daemon=True).start()
@@ -75,7 +62,7 @@ def start_and_stream(
         remaining = deadline - clock()
         if remaining <= 0 or (stop is not None and stop.is_set()):
             timed_out = remaining <= 0
-            with contextlib.suppress(docker.errors.APIError):
+            with contextlib.suppress(EngineRefusedError):
                 container.kill()
             break
         ready, _, _ = select.select([sock], [], [], min(remaining, _POLL_SECONDS))
@@ -85,22 +72,15 @@ def start_and_stream(
         if not data:
             break
         demux.feed(data)
-    status = container.wait(timeout=max(timeout_seconds, 30))
+    exit_code = container.wait(timeout=max(timeout_seconds, 30))
     duration = clock() - started
-    state = client.api.inspect_container(container.id)["State"]
+    state = container.state()
     return RunResult(
-        exit_code=int(status.get("StatusCode", 1)),
+        exit_code=exit_code,
         timed_out=timed_out,
         oom_killed=bool(state.get("OOMKilled")),
         duration_seconds=duration,
     )
-
-
-def _raw_socket(attached: Any) -> socket.socket:
-    sock = getattr(attached, "_sock", attached)
-    if not isinstance(sock, socket.socket):
-        raise RuntimeEngineError("the Docker engine gave no socket to attach to the sandbox")
-    return sock
 
 
 def _pump_stdin(source: IO[bytes] | None, sock: socket.socket) -> None:
@@ -137,7 +117,7 @@ class _Demux:
 
 
 def run_container(
-    client: Any,
+    engine: Engine,
     spec: ContainerSpec,
     *,
     stdin: IO[bytes] | None,
@@ -148,11 +128,11 @@ def run_container(
     """Create, attach, start, stream, wait, remove. Raises RuntimeEngineError,
     PolicyError (a bound folder changed after the spec was compiled)."""
     with signals_raise():
-        return _run(client, spec, stdin=stdin, stdout=stdout, stderr=stderr, clock=clock)
+        return _run(engine, spec, stdin=stdin, stdout=stdout, stderr=stderr, clock=clock)
 
 
 def _run(
-    client: Any,
+    engine: Engine,
     spec: ContainerSpec,
     *,
     stdin: IO[bytes] | None,
@@ -160,33 +140,20 @@ def _run(
     stderr: IO[bytes],
     clock: Callable[[], float],
 ) -> RunResult:
-    import docker.errors
-
-    kwargs = docker_create_kwargs(spec)
     try:
         bound = snapshot(spec)
     except ValueError as e:
         raise swapped(str(e)) from None
+    container = engine.create(spec)  # ImageMissingError, EngineRefusedError
     try:
-        container = client.containers.create(**kwargs)
-    except docker.errors.ImageNotFound as e:
-        raise RuntimeEngineError(
-            f"the runtime image {spec.image} is not on this machine",
-            hint="build it (`mppoci runtime build NAME`) or pull it by digest "
-            "(`mppoci runtime pull REGISTRY/REPO@DIGEST`)",
-        ) from e
-    except docker.errors.APIError as e:
-        raise RuntimeEngineError(f"Docker refused to create the sandbox: {e.explanation}") from e
-    try:
-        attached, sock = attach(client, container)
+        attached = container.attach()
         # Any change refuses; the compiler has applied the never-bind list.
         why = changed(bound, ())
         if why is not None:
             raise swapped(why)
         result = start_and_stream(
-            client,
             container,
-            sock,
+            attached.sock,
             timeout_seconds=spec.timeout_seconds,
             stdin=stdin,
             stdout=stdout,
@@ -195,8 +162,6 @@ def _run(
         )
         del attached  # held until the run ended
         return result
-    except docker.errors.APIError as e:
-        raise RuntimeEngineError(f"the sandbox failed: {e.explanation}") from e
     finally:
         with signals_deferred(), contextlib.suppress(Exception):
-            container.remove(force=True)
+            container.remove()

@@ -13,7 +13,8 @@ from typing import IO
 
 from mppoci.egress.network import OWNER_LABEL, EgressSettings, egress_network, owner, sweep
 from mppoci.egress.pin import gateway_image
-from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
+from mppoci.engine.protocol import Engine
+from mppoci.errors import ImageMissingError, NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.locations import Locations
 from mppoci.manifest import Manifest
 from mppoci.package.extract import extract_content
@@ -141,10 +142,10 @@ def _launch(
     stderr: IO[bytes],
     environ: Mapping[str, str] | None,
 ) -> RunResult:
-    from mppoci.docker_engine import connect
+    from mppoci.engine.docker_engine import connect
 
-    client = connect()
-    sweep(client)  # what runs killed on this host left behind
+    engine = connect()
+    sweep(engine)  # what runs killed on this host left behind
     env = environ if environ is not None else os.environ
     run_id = secrets.token_hex(8)
     with (
@@ -157,10 +158,10 @@ def _launch(
             spec = prepare_spec(
                 package, request, locations, content, env, run_id=run_id, storage=storage
             )
-            check_runtime(client, spec)
-            return run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+            check_runtime(engine, spec)
+            return run_container(engine, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         with egress_network(
-            client,
+            engine,
             rules=package.manifest.permissions.egress,
             run_id=run_id,
             gateway_image=gateway_image(locations, env),
@@ -168,21 +169,14 @@ def _launch(
         ) as egress:
             binding = EgressBinding(egress.network, "127.0.0.1", egress.resolv_conf)
             spec = prepare_spec(package, request, locations, content, env, binding, run_id, storage)
-            check_runtime(client, spec)
-            result = run_container(client, spec, stdin=stdin, stdout=stdout, stderr=stderr)
+            check_runtime(engine, spec)
+            result = run_container(engine, spec, stdin=stdin, stdout=stdout, stderr=stderr)
         return replace(result, network_events=tuple(egress.events))
 
 
-def check_runtime(client: object, spec: ContainerSpec) -> None:
-    import docker.errors
-
-    try:
-        image = client.images.get(spec.image)  # type: ignore[attr-defined]
-    except docker.errors.ImageNotFound:
-        raise RuntimeEngineError(
-            f"the runtime image {spec.image} that the package pins is not on this machine",
-            hint="build it (`mppoci runtime build NAME`) or pull it by digest "
-            "(`mppoci runtime pull REGISTRY/REPO@DIGEST`)",
-        ) from None
-    if spec.image.startswith("sha256:") and image.id != spec.image:
-        raise RuntimeEngineError(f"the engine resolved {spec.image} to another image ({image.id})")
+def check_runtime(engine: Engine, spec: ContainerSpec) -> None:
+    image_id = engine.image_id(spec.image)
+    if image_id is None:
+        raise ImageMissingError(spec.image, pinned=True)
+    if spec.image.startswith("sha256:") and image_id != spec.image:
+        raise RuntimeEngineError(f"the engine resolved {spec.image} to another image ({image_id})")

@@ -8,12 +8,22 @@ from typing import Any
 
 import pytest
 
-from mppoci.docker_engine import connect
+from mppoci.engine.docker_engine import DockerEngine, connect
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Any:
+def engine() -> DockerEngine:
+    """mppoci's engine, for tests that call mppoci's runner directly."""
     return connect()
+
+
+@pytest.fixture(scope="session")
+def docker_client(engine: DockerEngine) -> Any:
+    """docker-py's own client, for tests that look at what mppoci made (the
+    engine fixture first: no engine is mppoci's clear error)."""
+    import docker
+
+    return docker.from_env(timeout=60)
 
 
 @pytest.fixture(scope="session")

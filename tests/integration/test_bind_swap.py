@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mppoci.digest import Digest
+from mppoci.engine.protocol import Engine
 from mppoci.errors import PolicyError
 from mppoci.manifest import parse_source
 from mppoci.policy.compiler import Bindings, compile_spec
@@ -73,13 +74,13 @@ def _leftovers(docker_client: Any, run_id: str) -> list[Any]:
 
 
 def test_folder_swapped_for_a_symlink_after_the_check_is_not_bound(
-    docker_client: Any, tmp_path: Path, folders: tuple[Path, Path]
+    docker_client: Any, engine: Engine, tmp_path: Path, folders: tuple[Path, Path]
 ) -> None:
     data, other = folders
     control_id, run_id = secrets.token_hex(8), secrets.token_hex(8)
     out = io.BytesIO()
     control = run_container(
-        docker_client,
+        engine,
         _spec(docker_client, tmp_path, data, control_id),
         stdin=None,
         stdout=out,
@@ -91,24 +92,24 @@ def test_folder_swapped_for_a_symlink_after_the_check_is_not_bound(
     data.symlink_to(other)
     out = io.BytesIO()
     with pytest.raises(PolicyError, match="changed after it was checked") as refused:
-        run_container(docker_client, spec, stdin=None, stdout=out, stderr=io.BytesIO())
+        run_container(engine, spec, stdin=None, stdout=out, stderr=io.BytesIO())
     assert f"{data} now leads to {other}" in refused.value.message
     assert b"other-secret" not in out.getvalue()
     assert _leftovers(docker_client, run_id) == [] and _leftovers(docker_client, control_id) == []
 
 
 def test_unchanged_spec_still_runs(
-    docker_client: Any, tmp_path: Path, folders: tuple[Path, Path]
+    docker_client: Any, engine: Engine, tmp_path: Path, folders: tuple[Path, Path]
 ) -> None:
     data, _ = folders
     spec = _spec(docker_client, tmp_path, data, secrets.token_hex(8))
     out = io.BytesIO()
-    result = run_container(docker_client, spec, stdin=None, stdout=out, stderr=io.BytesIO())
+    result = run_container(engine, spec, stdin=None, stdout=out, stderr=io.BytesIO())
     assert (result.exit_code, out.getvalue()) == (0, b"mine.txt\n")
 
 
 def test_content_under_a_symlinked_temporary_folder_still_runs(
-    docker_client: Any, tmp_path: Path, folders: tuple[Path, Path]
+    docker_client: Any, engine: Engine, tmp_path: Path, folders: tuple[Path, Path]
 ) -> None:
     # mppoci's own folders (content, storage) follow TMPDIR and MPPOCI_HOME,
     # which may go through a symlink: that is no swap.
@@ -119,5 +120,5 @@ def test_content_under_a_symlinked_temporary_folder_still_runs(
     spec = _spec(docker_client, linked, data, secrets.token_hex(8))
     assert any(m.source.startswith(str(linked)) for m in spec.mounts)
     out = io.BytesIO()
-    result = run_container(docker_client, spec, stdin=None, stdout=out, stderr=io.BytesIO())
+    result = run_container(engine, spec, stdin=None, stdout=out, stderr=io.BytesIO())
     assert (result.exit_code, out.getvalue()) == (0, b"mine.txt\n")
