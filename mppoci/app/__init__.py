@@ -26,6 +26,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mppoci import __version__
+
 if TYPE_CHECKING:
     from mppoci.app.approving import (
         Review,
@@ -36,6 +38,45 @@ if TYPE_CHECKING:
         review,
         revoke,
     )
+    from mppoci.app.auditing import (
+        AuditFilter,
+        Checkpoint,
+        TrailCheck,
+        acknowledge_cut,
+        audit_records,
+        checkpoint,
+        create_audit_key,
+        export,
+        export_lines,
+        verify_trail,
+    )
+    from mppoci.app.bundles import (
+        Loaded,
+        Saved,
+        load_bundle,
+        save_bundle,
+    )
+    from mppoci.app.locking import (
+        Pinned,
+        add_pin,
+        pins,
+    )
+
+    # cli-a: the use cases of the CLI's package, trust, signing, registry,
+    # bundle, lock, audit and runtime commands
+    from mppoci.app.packages import (
+        Built,
+        PackageView,
+        Removed,
+        StoredEntry,
+        assess,
+        assess_folder,
+        build,
+        list_packages,
+        remove,
+        scaffold,
+        verification_status,
+    )
     from mppoci.app.prompter import (
         FAIL_CLOSED,
         ApprovalQuestion,
@@ -45,8 +86,46 @@ if TYPE_CHECKING:
         SignerQuestion,
     )
     from mppoci.app.references import check_remote_pin, pinned, resolve_local
+    from mppoci.app.remote import (
+        Fetched,
+        Pulled,
+        RegistryOptions,
+        connect,
+        copy,
+        destination,
+        fetch_verified,
+        login,
+        pull,
+        push,
+        staged_fetch,
+        verify_remote,
+    )
     from mppoci.app.running import RunOutcome, execute, run
+    from mppoci.app.runtimes import (
+        BuiltRuntime,
+        PushedRuntime,
+        RuntimeRow,
+        build_runtime,
+        pull_runtime,
+        push_runtime,
+        runtimes,
+    )
     from mppoci.app.session import Session
+    from mppoci.app.signing import (
+        Signed,
+        generate_key_pair,
+        key_pair_paths,
+        read_key_file,
+        sign,
+        verify,
+    )
+    from mppoci.app.trusting import (
+        TrustListing,
+        add_trusted_key,
+        remove_trusted_key,
+        revoke_key,
+        trust_listing,
+    )
     from mppoci.app.verifying import (
         audit_refusal,
         load_audited,
@@ -56,6 +135,9 @@ if TYPE_CHECKING:
         verify_audited,
         verify_digest,
     )
+
+    # cli-a: value types
+    from mppoci.digest import Digest
     from mppoci.errors import (
         DigestMismatchError,
         Error,
@@ -68,6 +150,9 @@ if TYPE_CHECKING:
         UserInputError,
         VerificationError,
     )
+    from mppoci.fsutil import disk_full, is_disk_full
+    from mppoci.manifest.model import Access, Tool
+    from mppoci.signing.keys import short_id
     from mppoci.text import terminal_safe
 
 # name -> the module that defines it
@@ -111,6 +196,80 @@ _EXPORTS: dict[str, str] = {
     "RuntimeEngineError": "mppoci.errors",
     "Terminated": "mppoci.errors",
     "terminal_safe": "mppoci.text",
+    # cli-a: the use cases of the CLI's package, trust, signing, registry,
+    # bundle, lock, audit and runtime commands, and the value types they show
+    # packages (mppoci.app.packages)
+    "Built": "mppoci.app.packages",
+    "PackageView": "mppoci.app.packages",
+    "StoredEntry": "mppoci.app.packages",
+    "Removed": "mppoci.app.packages",
+    "assess": "mppoci.app.packages",
+    "assess_folder": "mppoci.app.packages",
+    "build": "mppoci.app.packages",
+    "list_packages": "mppoci.app.packages",
+    "remove": "mppoci.app.packages",
+    "scaffold": "mppoci.app.packages",
+    "verification_status": "mppoci.app.packages",
+    # trusting (mppoci.app.trusting)
+    "TrustListing": "mppoci.app.trusting",
+    "add_trusted_key": "mppoci.app.trusting",
+    "remove_trusted_key": "mppoci.app.trusting",
+    "revoke_key": "mppoci.app.trusting",
+    "trust_listing": "mppoci.app.trusting",
+    # signing (mppoci.app.signing)
+    "Signed": "mppoci.app.signing",
+    "generate_key_pair": "mppoci.app.signing",
+    "key_pair_paths": "mppoci.app.signing",
+    "read_key_file": "mppoci.app.signing",
+    "sign": "mppoci.app.signing",
+    "verify": "mppoci.app.signing",
+    # remote (mppoci.app.remote)
+    "Fetched": "mppoci.app.remote",
+    "Pulled": "mppoci.app.remote",
+    "RegistryOptions": "mppoci.app.remote",
+    "connect": "mppoci.app.remote",
+    "copy": "mppoci.app.remote",
+    "destination": "mppoci.app.remote",
+    "fetch_verified": "mppoci.app.remote",
+    "login": "mppoci.app.remote",
+    "pull": "mppoci.app.remote",
+    "push": "mppoci.app.remote",
+    "staged_fetch": "mppoci.app.remote",
+    "verify_remote": "mppoci.app.remote",
+    # bundles (mppoci.app.bundles)
+    "Loaded": "mppoci.app.bundles",
+    "Saved": "mppoci.app.bundles",
+    "load_bundle": "mppoci.app.bundles",
+    "save_bundle": "mppoci.app.bundles",
+    # locking (mppoci.app.locking)
+    "Pinned": "mppoci.app.locking",
+    "add_pin": "mppoci.app.locking",
+    "pins": "mppoci.app.locking",
+    # auditing (mppoci.app.auditing)
+    "AuditFilter": "mppoci.app.auditing",
+    "Checkpoint": "mppoci.app.auditing",
+    "TrailCheck": "mppoci.app.auditing",
+    "acknowledge_cut": "mppoci.app.auditing",
+    "audit_records": "mppoci.app.auditing",
+    "checkpoint": "mppoci.app.auditing",
+    "create_audit_key": "mppoci.app.auditing",
+    "export": "mppoci.app.auditing",
+    "export_lines": "mppoci.app.auditing",
+    "verify_trail": "mppoci.app.auditing",
+    # runtimes (mppoci.app.runtimes)
+    "BuiltRuntime": "mppoci.app.runtimes",
+    "PushedRuntime": "mppoci.app.runtimes",
+    "RuntimeRow": "mppoci.app.runtimes",
+    "build_runtime": "mppoci.app.runtimes",
+    "pull_runtime": "mppoci.app.runtimes",
+    "push_runtime": "mppoci.app.runtimes",
+    "runtimes": "mppoci.app.runtimes",
+    "Digest": "mppoci.digest",
+    "Access": "mppoci.manifest.model",
+    "Tool": "mppoci.manifest.model",
+    "short_id": "mppoci.signing.keys",
+    "disk_full": "mppoci.fsutil",
+    "is_disk_full": "mppoci.fsutil",
 }
 
 __all__ = [
@@ -152,6 +311,72 @@ __all__ = [
     "trust_on_first_use",
     "verify_audited",
     "verify_digest",
+    # cli-a
+    "__version__",
+    "Access",
+    "AuditFilter",
+    "Built",
+    "BuiltRuntime",
+    "Checkpoint",
+    "Digest",
+    "Fetched",
+    "Loaded",
+    "PackageView",
+    "Pinned",
+    "Pulled",
+    "PushedRuntime",
+    "RegistryOptions",
+    "Removed",
+    "RuntimeRow",
+    "Saved",
+    "Signed",
+    "StoredEntry",
+    "Tool",
+    "TrailCheck",
+    "TrustListing",
+    "acknowledge_cut",
+    "add_pin",
+    "add_trusted_key",
+    "assess",
+    "assess_folder",
+    "audit_records",
+    "build",
+    "build_runtime",
+    "checkpoint",
+    "connect",
+    "copy",
+    "create_audit_key",
+    "destination",
+    "disk_full",
+    "export",
+    "export_lines",
+    "fetch_verified",
+    "generate_key_pair",
+    "is_disk_full",
+    "key_pair_paths",
+    "list_packages",
+    "load_bundle",
+    "login",
+    "pins",
+    "pull",
+    "pull_runtime",
+    "push",
+    "push_runtime",
+    "read_key_file",
+    "remove",
+    "remove_trusted_key",
+    "revoke_key",
+    "runtimes",
+    "save_bundle",
+    "scaffold",
+    "short_id",
+    "sign",
+    "staged_fetch",
+    "trust_listing",
+    "verification_status",
+    "verify",
+    "verify_remote",
+    "verify_trail",
 ]
 
 

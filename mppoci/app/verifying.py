@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from mppoci.package.stored import StoredPackage
+    from mppoci.store import Store
     from mppoci.trust.gate import Verified
     from mppoci.trust.verdict import Verdict
 
@@ -46,15 +47,19 @@ def verify_audited(
     key: ec.EllipticCurvePublicKey | None = None,
     allow_downgrade: bool = False,
     origin: str | None = None,
+    store: Store | None = None,
 ) -> Verified:
     """The gate, with its verdict (accepted or refused, and why) in the audit
-    log. Nothing is asked and nothing remembered."""
+    log. Nothing is asked and nothing remembered.
+
+    ``store``: where the package is, when not yet in the session's store (a
+    registry download in staging, an unpacked bundle)."""
     from mppoci.trust import files
     from mppoci.trust.gate import verify
 
     try:
         verified = verify(
-            session.store,
+            session.store if store is None else store,
             digest,
             policy=files.load_policy(session.locations),
             rollback=files.load_rollback(session.locations),
@@ -114,18 +119,26 @@ def verify_digest(
     key: ec.EllipticCurvePublicKey | None = None,
     allow_downgrade: bool = False,
     origin: str | None = None,
+    store: Store | None = None,
 ) -> Verified:
     """Verify through the gate (audited). When unknown keys signed it and no
     ``key`` was named, the session's prompter is asked once whether to trust
     them (a "yes" is recorded and audited), and the gate runs again."""
+    attempt = partial(
+        verify_audited,
+        session,
+        digest,
+        key=key,
+        allow_downgrade=allow_downgrade,
+        origin=origin,
+        store=store,
+    )
     try:
-        return verify_audited(
-            session, digest, key=key, allow_downgrade=allow_downgrade, origin=origin
-        )
+        return attempt()
     except VerificationError as e:
         if key is not None or e.verdict is None or not trust_on_first_use(session, e.verdict):
             raise
-    return verify_audited(session, digest, key=key, allow_downgrade=allow_downgrade, origin=origin)
+    return attempt()
 
 
 def open_verified(session: Session, reference: str, *, allow_downgrade: bool = False) -> Verified:

@@ -22,10 +22,8 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
-from mppoci import __version__
+from mppoci.app import Error, Terminated, __version__, terminal_safe
 from mppoci.cli.output import echo
-from mppoci.errors import Error, Terminated
-from mppoci.text import terminal_safe
 
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
@@ -237,7 +235,7 @@ def main() -> None:
     except Exception as e:
         if os.environ.get("MPPOCI_DEBUG") == "1":
             raise
-        from mppoci.fsutil import disk_full, is_disk_full
+        from mppoci.app import disk_full, is_disk_full
 
         if is_disk_full(e):  # a write anywhere; the store's own writes say which
             where = Path(getattr(e, "filename", None) or ".")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mppoci.app import UntrustedContentError, terminal_safe
 from mppoci.cli import context
 from mppoci.cli.output import echo
-from mppoci.errors import UntrustedContentError, UserInputError
-from mppoci.text import terminal_safe
+
+if TYPE_CHECKING:
+    from mppoci.app.auditing import AuditFilter
 
 app = typer.Typer(help="Show, verify and export the audit trail.", no_args_is_help=True)
 
@@ -26,30 +28,12 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this UTC time.")]
 
 
-def _selected(
+def _selection(
     package: str | None, event: str | None, since: str | None, until: str | None
-) -> list[dict[str, Any]]:
-    from mppoci.audit.log import records
+) -> AuditFilter:
+    from mppoci.app.auditing import AuditFilter
 
-    out = []
-    for record in records(context.locations()):
-        raw = record.get("data")
-        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        when = str(record.get("time", ""))
-        if (
-            package
-            and data.get("package") != package
-            and not str(data.get("subject", "")).startswith(package + " ")
-        ):
-            continue
-        if event and not str(record.get("event", "")).startswith(event):
-            continue
-        if since and when < since:
-            continue
-        if until and when >= until:
-            continue
-        out.append(record)
-    return out
+    return AuditFilter(package, event, since, until)
 
 
 def _summary(record: dict[str, Any]) -> str:
@@ -76,7 +60,9 @@ def show(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show audit records, newest last."""
-    selected = _selected(package, event, since, until)
+    from mppoci.app.auditing import audit_records
+
+    selected = audit_records(context.session(), _selection(package, event, since, until))
     if json_out:
         echo(json.dumps(selected, indent=2))
         return
@@ -96,17 +82,15 @@ def export(
     until: UntilOpt = None,
 ) -> None:
     """Export records as JSON lines for a SIEM (fields: docs/audit.md)."""
-    lines = [
-        json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n"
-        for r in _selected(package, event, since, until)
-    ]
-    if output is None:
-        sys.stdout.writelines(lines)
-        return
-    from mppoci.fsutil import atomic_write
+    from mppoci.app.auditing import export as export_records
+    from mppoci.app.auditing import export_lines
 
-    atomic_write(output, "".join(lines).encode())
-    echo(f"exported {len(lines)} records to {output}", err=True)
+    selection = _selection(package, event, since, until)
+    if output is None:
+        sys.stdout.writelines(export_lines(context.session(), selection))
+        return
+    count = export_records(context.session(), output, selection)
+    echo(f"exported {count} records to {output}", err=True)
 
 
 @app.command("checkpoint")
@@ -117,25 +101,13 @@ def checkpoint(
 ) -> None:
     """Print the head of the log (sequence and hash); keep it elsewhere to detect
     records later cut off the end."""
-    from datetime import UTC, datetime
+    from mppoci.app.auditing import checkpoint as take_checkpoint
 
-    from mppoci.audit.log import verify_log
-    from mppoci.fsutil import atomic_write
-
-    report = verify_log(context.locations())
-    if not report.intact:
-        raise UntrustedContentError("the audit log does not verify; run `mppoci audit verify`")
-    doc = {
-        "seq": report.head_seq,
-        "hash": report.head_hash,
-        "takenAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    text = json.dumps(doc, indent=2) + "\n"
+    point = take_checkpoint(context.session(), output)
     if output is None:
-        echo(text, nl=False)
+        echo(point.text, nl=False)
     else:
-        atomic_write(output, text.encode())
-        echo(f"checkpoint at record {report.head_seq} written to {output}", err=True)
+        echo(f"checkpoint at record {point.seq} written to {output}", err=True)
 
 
 @app.command("verify")
@@ -148,40 +120,17 @@ def verify(
     ] = None,
 ) -> None:
     """Check the hash chain (and signatures); name every broken record."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from mppoci.app.auditing import verify_trail
 
-    from mppoci.audit.log import log_path, records, verify_log
-
-    cp: tuple[int, str] | None = None
-    if checkpoint_file is not None:
-        try:
-            doc = json.loads(checkpoint_file.read_text())
-            cp = (int(doc["seq"]), str(doc["hash"]))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise UserInputError(f"{checkpoint_file} is not a checkpoint: {e}") from None
-    public = None
-    if key is not None:
-        loaded = serialization.load_pem_public_key(key.read_bytes())
-        if not isinstance(loaded, ec.EllipticCurvePublicKey):
-            raise UserInputError(f"{key} is not an ECDSA public key")
-        public = loaded
-    report = verify_log(context.locations(), key=public, checkpoint=cp)
-    where = log_path(context.locations())
+    check = verify_trail(context.session(), checkpoint_file=checkpoint_file, key_file=key)
+    report, where = check.report, check.path
     if report.torn_tail:
         echo(
             "note: the last line is incomplete (a write was cut off); it is not a record", err=True
         )
     if report.intact:
-        for record in records(context.locations()):
-            if record.get("event") == "audit.cut":
-                data = record.get("data") or {}
-                echo(
-                    terminal_safe(
-                        f"note: record {record.get('seq')} acknowledges a cut: {data.get('reason')}"
-                    ),
-                    err=True,
-                )
+        for seq, reason in check.cuts:
+            echo(terminal_safe(f"note: record {seq} acknowledges a cut: {reason}"), err=True)
         signed = f", {report.signed} signatures checked" if report.signed else ""
         echo(
             f"{where}: {report.records} records, chain intact{signed}; "
@@ -205,28 +154,17 @@ def acknowledge_cut_cmd() -> None:
     """Accept the log as it is after a cut (or a lost audit.head): write an
     `audit.cut` record saying where the head was and where the log ends, and
     start the head there so mppoci records again."""
-    from mppoci.audit.log import acknowledge_cut
+    from mppoci.app.auditing import acknowledge_cut
 
-    seq, why = acknowledge_cut(context.locations())
+    seq, why = acknowledge_cut(context.session())
     echo(f"recorded the cut as record {seq}: {why}", err=True)
 
 
 @app.command("key")
 def key_init() -> None:
     """Create the local audit key: from now on every record is signed."""
-    from cryptography.hazmat.primitives import serialization
+    from mppoci.app.auditing import create_audit_key
 
-    from mppoci.audit.log import append, create_signing_key, load_signing_key
-
-    path = create_signing_key(context.locations())
-    signer = load_signing_key(context.locations())
-    assert signer is not None
-    from mppoci.signing.keys import key_id
-
-    # Signed by the new key: from this record on, every record must be signed.
-    append(context.locations(), "audit.key", {"keyId": key_id(signer.public_key())})
-    public = signer.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    path, public = create_audit_key(context.session())
     echo(f"audit key written to {path}; its public key (keep a copy elsewhere):", err=True)
     echo(public.decode(), nl=False)

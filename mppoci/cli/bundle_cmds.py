@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mppoci.cli import context, verifying
+from mppoci.cli import context
 from mppoci.cli.options import AllowDowngrade
 from mppoci.cli.output import echo
-from mppoci.errors import UserInputError
 
 
 def save(
@@ -18,24 +17,10 @@ def save(
     output: Annotated[Path, typer.Option("-o", "--output", help="The .tar file to write.")],
 ) -> None:
     """Write verified packages with their signatures into an OCI-layout tar."""
-    from mppoci.oci import mediatypes as mt
-    from mppoci.oci.model import Descriptor
-    from mppoci.package.bundle import write_bundle
+    from mppoci.app.bundles import save_bundle
 
-    store = context.store()
-    entries = []
-    for reference in references:
-        verified = verifying.verify_or_ask(store, context.resolve_local(context.pinned(reference)))
-        if verified.package is None:
-            raise UserInputError(f"{reference} is not an mppoci package")
-        m = verified.package.manifest
-        body_size = store.blob_path(verified.digest).stat().st_size
-        desc = Descriptor(
-            mt.OCI_MANIFEST, verified.digest, body_size, artifact_type=mt.MPP_ARTIFACT
-        )
-        entries.append((desc, f"{m.name}:{m.version}"))
-    size = write_bundle(store, entries, output)
-    echo(f"saved {len(entries)} package(s) to {output} ({size} bytes)", err=True)
+    saved = save_bundle(context.session(), references, output)
+    echo(f"saved {saved.packages} package(s) to {output} ({saved.size} bytes)", err=True)
 
 
 def load(
@@ -43,32 +28,11 @@ def load(
     allow_downgrade: AllowDowngrade = False,
 ) -> None:
     """Load packages from an OCI-layout tar, verified like a pull; print their digests."""
-    from mppoci.oci import mediatypes as mt
-    from mppoci.package.bundle import open_bundle
-    from mppoci.registry.transfer import Staged, adopt_package
-    from mppoci.signing.cosign_manifest import signature_tag
+    from mppoci.app.bundles import load_bundle
 
-    store = context.store()
-    loaded = []
-    with open_bundle(bundle, store) as layout:
-        packages = [e for e in layout.entries() if e.artifact_type == mt.MPP_ARTIFACT]
-        if not packages:
-            raise UserInputError(f"{bundle} holds no mppoci package")
-        verified_all = [
-            verifying.verify_or_ask(layout, e.digest, allow_downgrade=allow_downgrade)
-            for e in packages
-        ]
-        for entry, verified in zip(packages, verified_all, strict=True):
-            assert verified.package is not None
-            m = verified.package.manifest
-            staged = Staged(entry.digest, entry, layout.lookup(signature_tag(entry.digest)))
-            adopt_package(layout, store, staged, ref_name=f"{m.name}:{m.version}", origin=None)
-            loaded.append((f"{m.name}:{m.version}", entry.digest))
-    for verified in verified_all:
-        verifying.remember(verified)
-    for name, digest in loaded:
-        echo(f"loaded {name}", err=True)
-        echo(digest)
+    for package in load_bundle(context.session(), bundle, allow_downgrade=allow_downgrade):
+        echo(f"loaded {package.name}", err=True)
+        echo(package.digest)
 
 
 def register(app: typer.Typer) -> None:

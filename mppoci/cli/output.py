@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from mppoci.text import terminal_safe
+from mppoci.app import terminal_safe
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from mppoci.cli import context, progress, registry_opts, verifying
+from mppoci.app import UserInputError
+from mppoci.cli import context, progress, registry_opts
 from mppoci.cli.options import AllowDowngrade
 from mppoci.cli.output import echo
-from mppoci.errors import UntrustedContentError, UserInputError
-from mppoci.reference import RemoteRef, parse_remote
-
-if TYPE_CHECKING:
-    from mppoci.registry.client import RegistryClient
-    from mppoci.registry.transfer import Staged
-    from mppoci.store import Store
 
 
 def login(
@@ -28,10 +22,8 @@ def login(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Check credentials against a registry, then store them as Docker does."""
-    import os
-
+    from mppoci.app.remote import login as check_and_store
     from mppoci.cli import prompts
-    from mppoci.registry.credentials import Credentials, store
 
     if username is None:
         raise UserInputError("login needs --username", hint="add --username NAME --password-stdin")
@@ -43,9 +35,8 @@ def login(
         password = getpass.getpass(f"Password for {username}@{registry}: ")
     else:
         raise UserInputError("no password given", hint="pipe it in with --password-stdin")
-    creds = Credentials(username, password, "login")
-    registry_opts.client(registry, ca_file, insecure, timeout, creds).ping()
-    where = store(registry, creds, os.environ)
+    options = registry_opts.options(ca_file, insecure, timeout)
+    where = check_and_store(context.session(), registry, username, password, options)
     echo(f"Login to {registry} succeeded; credentials saved in {where}", err=True)
 
 
@@ -60,26 +51,26 @@ def push(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Upload a package and its signatures; print the pushed digest."""
+    from mppoci.app import pinned, resolve_local
+    from mppoci.app.remote import destination as push_destination
+    from mppoci.app.remote import push as push_package
     from mppoci.cli.package_cmds import build_folder, is_folder_arg
-    from mppoci.registry.transfer import push as push_package
-    from mppoci.trust.gate import check_content
 
-    store = context.store()
-    dest = parse_remote(destination)
-    if not dest.tag and not dest.digest:
-        raise UserInputError(f"{destination} names no tag", hint="add :TAG to the destination")
+    session = context.session()
+    dest = push_destination(destination, digest_ok=True)
     digest = (
         build_folder(Path(source))
         if is_folder_arg(source)
-        else context.resolve_local(context.pinned(source))
+        else resolve_local(session, pinned(session, source))
     )
-    if allow_unsigned:
-        check_content(store, digest)  # tampered bytes are never pushed, signed or not
-        echo("warning: --allow-unsigned: pushing without checking signatures", err=True)
-    else:
-        verifying.verify_or_ask(store, digest)
-    client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
-    pushed = push_package(client, store, digest, dest, progress=progress.factory())
+    pushed = push_package(
+        session,
+        digest,
+        dest,
+        registry_opts.options(ca_file, insecure, timeout),
+        allow_unsigned=allow_unsigned,
+        progress=progress.factory(),
+    )
     echo(f"pushed {dest.registry}/{dest.repository}:{dest.tag or ''}", err=True)
     echo(pushed)
 
@@ -92,39 +83,17 @@ def pull(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Download, verify, and only then add a package to the store; print its digest."""
-    from mppoci.registry.transfer import adopt_package
+    from mppoci.app.remote import pull as pull_package
 
-    store = context.store()
-    remote = parse_remote(context.pinned(reference))
-    client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
-    with store.staging() as staging:
-        staged = _fetch_audited(client, remote, staging, store)
-        verified = verifying.verify_or_ask(
-            staging, staged.digest, allow_downgrade=allow_downgrade, origin=remote.registry
-        )
-        m = verified.package.manifest if verified.package else None
-        if m is not None:
-            context.check_remote_pin(reference, staged.digest, m.name, m.version)
-        ref_name = f"{m.name}:{m.version}" if m else f"{remote.registry}/{remote.repository}"
-        adopt_package(staging, store, staged, ref_name=ref_name, origin=remote.registry)
-    verifying.remember(verified)
-    echo(f"pulled {ref_name} from {remote.registry}", err=True)
-    echo(staged.digest)
-
-
-def _fetch_audited(
-    client: RegistryClient, remote: RemoteRef, staging: Store, store: Store
-) -> Staged:
-    """Fetch into staging; a refusal of what the registry sent (a limit
-    exceeded, a bad manifest, damaged bytes) is audited like the gate's."""
-    from mppoci.api import audit_refusal
-    from mppoci.registry.transfer import fetch
-
-    try:
-        return fetch(client, remote, staging, store, progress=progress.factory())
-    except UntrustedContentError as e:
-        audit_refusal(context.locations(), str(remote), e, remote.registry)
-        raise
+    pulled = pull_package(
+        context.session(),
+        reference,
+        registry_opts.options(ca_file, insecure, timeout),
+        allow_downgrade=allow_downgrade,
+        progress=progress.factory(),
+    )
+    echo(f"pulled {pulled.ref_name} from {pulled.registry}", err=True)
+    echo(pulled.digest)
 
 
 def copy(
@@ -135,24 +104,15 @@ def copy(
     timeout: registry_opts.Timeout = 30.0,
 ) -> None:
     """Copy a verified package with its signatures between registries, digests unchanged."""
-    from mppoci.registry.transfer import push as push_package
+    from mppoci.app.remote import copy as copy_package
 
-    store = context.store()
-    src = parse_remote(context.pinned(source))
-    dest = parse_remote(destination)
-    if not dest.tag:
-        raise UserInputError(f"{destination} names no tag", hint="add :TAG to the destination")
-    src_client = registry_opts.client(src.registry, ca_file, insecure, timeout)
-    dest_client = registry_opts.client(dest.registry, ca_file, insecure, timeout)
-    with store.staging() as staging:
-        staged = _fetch_audited(src_client, src, staging, store)
-        verified = verifying.verify_or_ask(staging, staged.digest, origin=src.registry)
-        if verified.package is not None:
-            m = verified.package.manifest
-            context.check_remote_pin(source, staged.digest, m.name, m.version)
-        pushed = push_package(
-            dest_client, staging, staged.digest, dest, progress=progress.factory()
-        )
+    pushed = copy_package(
+        context.session(),
+        source,
+        destination,
+        registry_opts.options(ca_file, insecure, timeout),
+        progress=progress.factory(),
+    )
     echo(f"copied {source} to {destination}", err=True)
     echo(pushed)
 

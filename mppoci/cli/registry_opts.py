@@ -1,18 +1,14 @@
-"""Options every registry command shares, and the client they configure."""
+"""Options every registry command shares (mppoci.app.remote.RegistryOptions)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mppoci.cli.output import echo
-
 if TYPE_CHECKING:
-    from mppoci.registry.client import RegistryClient
-    from mppoci.registry.credentials import Credentials
+    from mppoci.app.remote import RegistryOptions
 
 CaFile = Annotated[
     Path | None, typer.Option("--ca-file", help="CA certificate (PEM) for a registry's TLS.")
@@ -30,26 +26,7 @@ PasswordStdin = Annotated[
 ]
 
 
-def credentials(
-    registry: str, username: str | None = None, password_stdin: bool = False
-) -> Credentials | None:
-    from mppoci.registry.credentials import resolve
+def options(ca_file: Path | None, insecure: bool, timeout: float) -> RegistryOptions:
+    from mppoci.app.remote import RegistryOptions
 
-    password = typer.get_text_stream("stdin").read().rstrip("\r\n") if password_stdin else None
-    return resolve(registry, os.environ, username=username, password=password)
-
-
-def client(
-    registry: str,
-    ca_file: Path | None,
-    insecure: bool,
-    timeout: float,
-    creds: Credentials | None = None,
-) -> RegistryClient:
-    from mppoci.registry.client import RegistryClient
-    from mppoci.registry.transport import TransportOptions
-
-    if insecure:
-        echo(f"warning: --insecure: talking to {registry} without TLS", err=True)
-    options = TransportOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)
-    return RegistryClient(registry, options=options, credentials=creds or credentials(registry))
+    return RegistryOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mppoci.digest import Digest
-from mppoci.manifest import Manifest, permissions_digest, to_document
-from mppoci.manifest.model import Access, Tool
-from mppoci.text import terminal_safe as one
+from mppoci.app import Access, PackageView
+from mppoci.app import terminal_safe as one
 
+if TYPE_CHECKING:
+    from mppoci.app import Tool
 
-@dataclass(frozen=True, slots=True)
-class PackageView:
-    """What ``inspect`` shows: the manifest, where it came from, and its status."""
-
-    manifest: Manifest
-    digest: Digest | None
-    source: str  # "store" or "folder"
-    # verified, unsigned, untrusted, tampered, rollback, or not-built (a folder)
-    verification: str
-    verification_detail: str
+__all__ = ["PackageView", "as_json", "text"]
 
 
 def _tool_flags(tool: Tool) -> str:
@@ -101,7 +91,7 @@ def text(view: PackageView) -> str:
         f"  Resources:   memory {r.memory.text}, cpus {r.cpus}, pids {r.pids}, "
         f"timeout {r.timeout.text}, /tmp {r.tmp.text}"
     )
-    lines.append(f"  permission set: {permissions_digest(m)}")
+    lines.append(f"  permission set: {view.permissions_digest}")
     return "\n".join(lines)
 
 
@@ -114,6 +104,6 @@ def as_json(view: PackageView) -> dict[str, Any]:
         "source": view.source,
         "verification": {"status": view.verification, "detail": view.verification_detail},
         "runtime": str(m.runtime),
-        "permissionsDigest": permissions_digest(m),
-        "manifest": to_document(m),
+        "permissionsDigest": view.permissions_digest,
+        "manifest": view.document(),
     }

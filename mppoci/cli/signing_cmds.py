@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mppoci.cli import context, prompts, registry_opts, verifying
-from mppoci.cli.context import resolve_local
+from mppoci.cli import context, prompts, registry_opts
 from mppoci.cli.options import AllowDowngrade, JsonFlag
 from mppoci.cli.output import echo
-from mppoci.errors import UserInputError
-from mppoci.reference import is_remote
 
 key_app = typer.Typer(help="Create signing keys (cosign's format).", no_args_is_help=True)
-
-
-def _read_file(path: Path, what: str) -> bytes:
-    try:
-        with path.open("rb") as f:
-            return f.read(64 * 1024)
-    except OSError as e:
-        raise UserInputError(f"cannot read {what} {path}: {e.strerror}") from None
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    # O_EXCL: never overwrite a key; mode set at creation, so the private key
-    # is never readable by others, not even for an instant.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise UserInputError(
-            f"{path} already exists", hint="move it away or choose --output-key-prefix"
-        ) from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 @key_app.command("generate")
@@ -49,21 +22,13 @@ def generate(
     ] = "cosign",
 ) -> None:
     """Write an ECDSA P-256 key pair that cosign accepts (PREFIX.key, PREFIX.pub)."""
-    from mppoci.signing.keys import generate_key_pair, key_id, load_public_key
+    from mppoci.app.signing import generate_key_pair, key_pair_paths
 
-    private_path, public_path = Path(f"{output_key_prefix}.key"), Path(f"{output_key_prefix}.pub")
-    for path in (private_path, public_path):
-        if path.exists():
-            raise UserInputError(
-                f"{path} already exists", hint="move it away or choose --output-key-prefix"
-            )
+    private_path, public_path = key_pair_paths(output_key_prefix)
     secret = prompts.password(f"the new key {private_path}", confirm=True)
     if not secret:
         echo("warning: the private key is not protected by a password", err=True)
-    private_pem, public_pem = generate_key_pair(secret)
-    _write_new(private_path, private_pem, 0o600)
-    _write_new(public_path, public_pem, 0o644)
-    kid = key_id(load_public_key(public_pem))
+    kid = generate_key_pair(private_path, public_path, secret)
     echo(f"Private key written to {private_path}", err=True)
     echo(f"Public key written to {public_path}", err=True)
     echo(f"key id: {kid}", err=True)
@@ -74,24 +39,11 @@ def sign(
     key: Annotated[Path, typer.Option("--key", help="The private key (cosign format).")],
 ) -> None:
     """Sign a package's manifest digest; the signature is kept beside it in the store."""
-    from mppoci.signing.ecdsa import sign_payload
-    from mppoci.signing.keys import key_id, load_private_key, public_key_pem, short_id
-    from mppoci.signing.payload import make_payload
-    from mppoci.store.signatures import attach_signature
-    from mppoci.trust.gate import check_content
+    from mppoci.app import short_id
+    from mppoci.app.signing import sign as sign_package
 
-    store = context.store()
-    digest = resolve_local(context.pinned(ref))
-    # Never sign bytes that no longer match their digests.
-    package, subject = check_content(store, digest)
-    private = load_private_key(_read_file(key, "private key"), prompts.password(str(key)))
-    public = private.public_key()
-    reference = subject.package_name or ref
-    payload = make_payload(digest, reference)
-    signature = sign_payload(private, payload)
-    attach_signature(store, digest, payload, signature, public_key_pem(public).decode("ascii"))
-    what = f"{subject.package_name} {subject.version}" if package else digest
-    echo(f"signed {what} ({digest}) with key {short_id(key_id(public))}", err=True)
+    signed = sign_package(context.session(), ref, key, prompts.password)
+    echo(f"signed {signed.what} ({signed.digest}) with key {short_id(signed.key_id)}", err=True)
 
 
 def verify(
@@ -109,32 +61,15 @@ def verify(
 
     A registry reference is downloaded into a private folder, verified there,
     and discarded: verify never changes the store."""
-    from mppoci.signing.keys import load_public_key
+    from mppoci.app.signing import verify as verify_package
 
-    store = context.store()
-    public = load_public_key(_read_file(key, "public key")) if key else None
-    target = context.pinned(ref)
-    if is_remote(target):
-        from mppoci.reference import parse_remote
-        from mppoci.registry.transfer import fetch
-
-        remote = parse_remote(target)
-        client = registry_opts.client(remote.registry, ca_file, insecure, timeout)
-        with store.staging() as staging:
-            staged = fetch(client, remote, staging, store)
-            verified = verifying.verify_or_ask(
-                staging,
-                staged.digest,
-                key=public,
-                allow_downgrade=allow_downgrade,
-                origin=remote.registry,
-            )
-    else:
-        digest = resolve_local(target)
-        verified = verifying.verify_or_ask(
-            store, digest, key=public, allow_downgrade=allow_downgrade
-        )
-    verifying.remember(verified)
+    verified = verify_package(
+        context.session(),
+        ref,
+        key=key,
+        allow_downgrade=allow_downgrade,
+        options=registry_opts.options(ca_file, insecure, timeout),
+    )
     accepted = verified.verdict.accepted
     assert accepted is not None  # the gate refuses verdicts without one
     if json_out:

@@ -16,7 +16,7 @@ import codecs
 import io
 from typing import IO, BinaryIO
 
-from mppoci.text import terminal_safe
+from mppoci.app import terminal_safe
 
 
 class TerminalSafeWriter(io.BufferedIOBase, BinaryIO):
