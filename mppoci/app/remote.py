@@ -40,11 +40,13 @@ def _no_progress(what: str, total: int) -> Callable[[int], None]:
 @dataclass(frozen=True, slots=True)
 class RegistryOptions:
     """How to talk to registries: a CA for their TLS, plain HTTP allowed
-    off loopback (``insecure``), seconds to wait on each network call."""
+    off loopback (``insecure``), seconds to wait on each network call, and
+    who hears how far the bytes of a pull, push or copy have moved."""
 
     ca_file: Path | None = None
     insecure: bool = False
     timeout: float = 30.0
+    progress: Progress = _no_progress
 
 
 DEFAULT_OPTIONS = RegistryOptions()
@@ -191,7 +193,6 @@ def pull(
     options: RegistryOptions = DEFAULT_OPTIONS,
     *,
     allow_downgrade: bool = False,
-    progress: Progress = _no_progress,
 ) -> Pulled:
     """Download, verify, and only then add a package to the store (its
     version remembered for rollback protection)."""
@@ -208,7 +209,7 @@ def pull(
         remote,
         pinned_as=reference,
         allow_downgrade=allow_downgrade,
-        progress=progress,
+        progress=options.progress,
     ) as got:
         package = got.verified.package
         m = package.manifest if package else None
@@ -227,7 +228,6 @@ def push(
     options: RegistryOptions = DEFAULT_OPTIONS,
     *,
     allow_unsigned: bool = False,
-    progress: Progress = _no_progress,
 ) -> Digest:
     """Upload a package of the store and its signatures; returns the pushed
     digest. It must verify (first use asked through the prompter), unless
@@ -243,7 +243,7 @@ def push(
     else:
         verify_digest(session, digest)
     client = connect(session, dest.registry, options)
-    return push_package(client, store, digest, dest, progress=progress)
+    return push_package(client, store, digest, dest, progress=options.progress)
 
 
 def copy(
@@ -251,8 +251,6 @@ def copy(
     source: str,
     destination_text: str,
     options: RegistryOptions = DEFAULT_OPTIONS,
-    *,
-    progress: Progress = _no_progress,
 ) -> Digest:
     """Copy a verified package with its signatures between registries,
     digests unchanged; the store keeps nothing."""
@@ -264,6 +262,7 @@ def copy(
     dest = destination(destination_text)
     src_client = connect(session, src.registry, options)
     dest_client = connect(session, dest.registry, options)
+    progress = options.progress
     with fetch_verified(session, src_client, src, pinned_as=source, progress=progress) as got:
         return push_package(dest_client, got.staging, got.staged.digest, dest, progress=progress)
 
@@ -281,7 +280,9 @@ def verify_remote(
     from mppoci.app.verifying import remember
 
     client = connect(session, remote.registry, options)
-    with fetch_verified(session, client, remote, key=key, allow_downgrade=allow_downgrade) as got:
+    with fetch_verified(
+        session, client, remote, key=key, allow_downgrade=allow_downgrade, progress=options.progress
+    ) as got:
         verified = got.verified
     remember(session, verified)
     return verified

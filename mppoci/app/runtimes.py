@@ -17,25 +17,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class BuiltRuntime:
+    """A runtime image built here and loaded into Docker."""
+
     image: RuntimeImage
     # The egress gateway runs on the python3 runtime: building it pins the
     # gateway to this image ID.
     gateway_pinned: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeRow:
-    name: str
-    description: str
-    image_id: Digest | None  # None: not built here
-
-
-@dataclass(frozen=True, slots=True)
-class PushedRuntime:
-    image_id: Digest
-    repository: str  # registry/repository
-    tag: str
-    manifest: Digest  # what Kubernetes pulls: repository@manifest
 
 
 def build_runtime(session: Session, name: str, *, log: Callable[[str], None]) -> BuiltRuntime:
@@ -53,6 +40,15 @@ def build_runtime(session: Session, name: str, *, log: Callable[[str], None]) ->
     return BuiltRuntime(image, gateway_pinned=True)
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeRow:
+    """A recipe of the runtime listing."""
+
+    name: str
+    description: str
+    image_id: Digest | None  # None: not built here
+
+
 def runtimes(session: Session) -> tuple[RuntimeRow, ...]:
     """Every runtime recipe, and the image it is built as here (if it is)."""
     from mppoci.errors import RuntimeEngineError
@@ -67,6 +63,16 @@ def runtimes(session: Session) -> tuple[RuntimeRow, ...]:
             image_id = None
         rows.append(RuntimeRow(recipe.name, recipe.description, image_id))
     return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRuntime:
+    """A runtime image in a registry, tagged by its ID."""
+
+    image_id: Digest
+    repository: str  # registry/repository
+    tag: str
+    manifest: Digest  # what Kubernetes pulls: repository@manifest
 
 
 def push_runtime(

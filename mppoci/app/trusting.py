@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mppoci.app.session import Session
 from mppoci.audit import events
 from mppoci.errors import NotFoundError, UserInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from mppoci.signing.keys import KeyId
     from mppoci.trust.policy import TrustedKey, TrustPolicy
@@ -36,6 +36,21 @@ class TrustListing:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _change(
+    session: Session,
+    update: Callable[[TrustPolicy], TrustPolicy],
+    action: str,
+    key_id: KeyId,
+    **details: Any,
+) -> None:
+    """Change the trust policy and write its audit record, as one step."""
+    from mppoci.trust.files import update_policy
+
+    with events.change(session.locations):
+        update_policy(session.locations, update)
+        events.trust(session.locations, action, key_id, **details)
 
 
 def _read(path: Path) -> bytes:
@@ -67,7 +82,6 @@ def add_trusted_key(
     Raises UserInputError for a bad publisher, scope, registry or key."""
     from mppoci.signing.keys import key_id, load_public_key
     from mppoci.signing.keys import public_key_pem as pem_of
-    from mppoci.trust.files import update_policy
     from mppoci.trust.policy import TrustedKey, TrustPolicy, validate_registry, validate_scope
 
     if not _PUBLISHER_RE.fullmatch(publisher):
@@ -90,32 +104,29 @@ def add_trusted_key(
         registries=tuple(validate_registry(r) for r in registries),
         added=_now(),
     )
-    with events.change(session.locations):
-        update_policy(session.locations, partial(TrustPolicy.with_key, key=entry))
-        events.trust(
-            session.locations,
-            "add",
-            entry.key_id,
-            publisher=publisher,
-            scopes=list(checked),
-            registries=list(entry.registries),
-        )
+    _change(
+        session,
+        partial(TrustPolicy.with_key, key=entry),
+        "add",
+        entry.key_id,
+        publisher=publisher,
+        scopes=list(checked),
+        registries=list(entry.registries),
+    )
     return entry
 
 
 def remove_trusted_key(session: Session, key_id: str) -> KeyId:
     """Forget a trusted key (full id or a unique prefix); it may be added
     again. Audited. Raises NotFoundError, UserInputError."""
-    from mppoci.trust.files import load_policy, update_policy
+    from mppoci.trust.files import load_policy
     from mppoci.trust.policy import TrustPolicy
 
     policy = load_policy(session.locations)
     full = policy.match_key_id(key_id)
     if policy.key(full) is None:
         raise NotFoundError(f"key {full[:16]} is not a trusted key", hint="see `mppoci trust list`")
-    with events.change(session.locations):
-        update_policy(session.locations, partial(TrustPolicy.without_key, key_id=full))
-        events.trust(session.locations, "remove", full)
+    _change(session, partial(TrustPolicy.without_key, key_id=full), "remove", full)
     return full
 
 

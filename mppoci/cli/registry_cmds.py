@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mppoci.app import UserInputError
-from mppoci.cli import context, progress, registry_opts
+from mppoci.cli import context, registry_opts
 from mppoci.cli.options import AllowDowngrade
 from mppoci.cli.output import echo
 
@@ -67,9 +67,8 @@ def push(
         session,
         digest,
         dest,
-        registry_opts.options(ca_file, insecure, timeout),
+        registry_opts.options(ca_file, insecure, timeout, show_progress=True),
         allow_unsigned=allow_unsigned,
-        progress=progress.factory(),
     )
     echo(f"pushed {dest.registry}/{dest.repository}:{dest.tag or ''}", err=True)
     echo(pushed)
@@ -88,9 +87,8 @@ def pull(
     pulled = pull_package(
         context.session(),
         reference,
-        registry_opts.options(ca_file, insecure, timeout),
+        registry_opts.options(ca_file, insecure, timeout, show_progress=True),
         allow_downgrade=allow_downgrade,
-        progress=progress.factory(),
     )
     echo(f"pulled {pulled.ref_name} from {pulled.registry}", err=True)
     echo(pulled.digest)
@@ -110,8 +108,7 @@ def copy(
         context.session(),
         source,
         destination,
-        registry_opts.options(ca_file, insecure, timeout),
-        progress=progress.factory(),
+        registry_opts.options(ca_file, insecure, timeout, show_progress=True),
     )
     echo(f"copied {source} to {destination}", err=True)
     echo(pushed)

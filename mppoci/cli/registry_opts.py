@@ -26,7 +26,15 @@ PasswordStdin = Annotated[
 ]
 
 
-def options(ca_file: Path | None, insecure: bool, timeout: float) -> RegistryOptions:
+def options(
+    ca_file: Path | None, insecure: bool, timeout: float, *, show_progress: bool = False
+) -> RegistryOptions:
+    """The options as typed; ``show_progress``: progress bars on a terminal."""
     from mppoci.app.remote import RegistryOptions
+    from mppoci.cli import progress
 
-    return RegistryOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)
+    if not show_progress:
+        return RegistryOptions(ca_file=ca_file, insecure=insecure, timeout=timeout)
+    return RegistryOptions(
+        ca_file=ca_file, insecure=insecure, timeout=timeout, progress=progress.factory()
+    )
