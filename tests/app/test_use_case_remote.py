@@ -26,9 +26,8 @@ class _Answers:
 def test_a_refused_download_is_audited_and_leaves_nothing(session: Session) -> None:
     remote = parse_remote("registry.test/acme/word-count:1.0.0")
     client = cast(Any, _Answers(b'{"schemaVersion": 2, "layers": "no"}'))
-    with pytest.raises(UntrustedContentError):
-        with staged_fetch(session, client, remote):
-            pytest.fail("nothing is yielded for a refused download")
+    with pytest.raises(UntrustedContentError), staged_fetch(session, client, remote):
+        pytest.fail("nothing is yielded for a refused download")
     [record] = events(session, "verify")
     assert record["data"]["outcome"] == "refused"
     assert record["data"]["subject"] == "registry.test/acme/word-count:1.0.0"
@@ -39,9 +38,11 @@ def test_a_refused_download_is_audited_and_leaves_nothing(session: Session) -> N
 def test_a_refusal_is_audited_under_the_subject_named(session: Session) -> None:
     remote = parse_remote("registry.test/acme/word-count:1.0.0")
     client = cast(Any, _Answers(b"not json"))
-    with pytest.raises(UntrustedContentError):
-        with staged_fetch(session, client, remote, subject="as typed"):
-            pass
+    with (
+        pytest.raises(UntrustedContentError),
+        staged_fetch(session, client, remote, subject="as typed"),
+    ):
+        pass
     [record] = events(session, "verify")
     assert record["data"]["subject"] == "as typed"
 
