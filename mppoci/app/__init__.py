@@ -70,6 +70,21 @@ if TYPE_CHECKING:
     )
     from mppoci.text import terminal_safe
 
+if TYPE_CHECKING:  # sandbox, serve and k8s commands (planning, serving, kube)
+    from mppoci.app.approving import approval_question
+    from mppoci.app.kube import (
+        ClusterRendering,
+        ClusterRequest,
+        Written,
+        render_for_cluster,
+        write_rendering,
+    )
+    from mppoci.app.planning import SandboxPlan, plan_sandbox
+    from mppoci.app.serving import Registration, install_registration, open_server, registration
+    from mppoci.app.verifying import open_digest
+    from mppoci.hosts.server import Host
+    from mppoci.sandbox.launch import RunRequest
+
 # name -> the module that defines it
 _EXPORTS: dict[str, str] = {
     "Session": "mppoci.app.session",
@@ -99,6 +114,22 @@ _EXPORTS: dict[str, str] = {
     "RunOutcome": "mppoci.app.running",
     "execute": "mppoci.app.running",
     "run": "mppoci.app.running",
+    # sandbox, serve and k8s commands (planning, serving, kube)
+    "approval_question": "mppoci.app.approving",
+    "open_digest": "mppoci.app.verifying",
+    "SandboxPlan": "mppoci.app.planning",
+    "plan_sandbox": "mppoci.app.planning",
+    "RunRequest": "mppoci.sandbox.launch",
+    "Host": "mppoci.hosts.server",
+    "Registration": "mppoci.app.serving",
+    "open_server": "mppoci.app.serving",
+    "registration": "mppoci.app.serving",
+    "install_registration": "mppoci.app.serving",
+    "ClusterRequest": "mppoci.app.kube",
+    "ClusterRendering": "mppoci.app.kube",
+    "Written": "mppoci.app.kube",
+    "render_for_cluster": "mppoci.app.kube",
+    "write_rendering": "mppoci.app.kube",
     # Value types a front end handles: errors, and escaping outside text.
     "Error": "mppoci.errors",
     "UserInputError": "mppoci.errors",
@@ -152,6 +183,22 @@ __all__ = [
     "trust_on_first_use",
     "verify_audited",
     "verify_digest",
+    # sandbox, serve and k8s commands (planning, serving, kube)
+    "ClusterRendering",
+    "ClusterRequest",
+    "Host",
+    "Registration",
+    "RunRequest",
+    "SandboxPlan",
+    "Written",
+    "approval_question",
+    "install_registration",
+    "open_digest",
+    "open_server",
+    "plan_sandbox",
+    "registration",
+    "render_for_cluster",
+    "write_rendering",
 ]
 
 

@@ -100,6 +100,7 @@ class TerminalPrompter:
 def show_permissions(question: ApprovalQuestion) -> None:
     """The approval screen: every sentence the approval binds, and what
     changed since the last approval."""
+
     def write(line: str) -> None:
         echo(line, err=True, nl=False)
 
