@@ -208,11 +208,11 @@ def unpack(
     origin: str,
     trust: Path,
     into: Path,
-    wait_seconds: float = 0,
+    wait: float = 0,
 ) -> Verified:
     """(In the cluster) verify a bundle offline against the trust policy in
     ``trust`` and unpack the content of the package ``digest`` (the one the
-    render pinned) into the new folder ``into``; wait up to ``wait_seconds``
+    render pinned) into the new folder ``into``; wait up to ``wait`` seconds
     for the fetch step to write the bundle."""
     from mppoci.digest import Digest, is_digest
     from mppoci.kube.deliver import read_trust, unpack_bundle, wait_for
@@ -220,8 +220,8 @@ def unpack(
     if not is_digest(digest):
         raise UserInputError(f"--digest {digest!r} is not a sha256 digest")
     policy = read_trust(trust)
-    if wait_seconds:
-        wait_for(bundle, wait_seconds)
+    if wait:
+        wait_for(bundle, wait)
     return unpack_bundle(bundle, Digest(digest), policy, session.store, into, origin=origin)
 
 

@@ -199,13 +199,7 @@ def unpack(
     from mppoci.app import kube
 
     verified = kube.unpack(
-        context.session(),
-        bundle,
-        digest=digest,
-        origin=origin,
-        trust=trust,
-        into=into,
-        wait_seconds=wait,
+        context.session(), bundle, digest=digest, origin=origin, trust=trust, into=into, wait=wait
     )
     assert verified.package is not None
     m = verified.package.manifest
