@@ -175,7 +175,7 @@ class Echo:
 
 
 def prepare_echo(root: Path) -> Echo:
-    from mppoci.api import load_verified
+    from mppoci.app import Session, verify_audited
     from mppoci.locations import locate
     from mppoci.package.stored import resolve
     from mppoci.policy.render_docker import docker_run_argv
@@ -202,7 +202,7 @@ def prepare_echo(root: Path) -> Echo:
     locations = locate({"MPPOCI_HOME": str(home)})
     store = Store(locations.store)
     digest = resolve(store, parse_local("bench/echo"))
-    package = load_verified(store, locations, digest).package
+    package = verify_audited(Session(locations), digest).package
     assert package is not None
     content = root / "content"
     unpack(store, package, content)

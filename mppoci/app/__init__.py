@@ -152,8 +152,24 @@ if TYPE_CHECKING:
     )
     from mppoci.fsutil import disk_full, is_disk_full
     from mppoci.manifest.model import Access, Tool
+    from mppoci.registry.client import RegistryClient
     from mppoci.signing.keys import short_id
     from mppoci.text import terminal_safe
+
+if TYPE_CHECKING:  # sandbox, serve and k8s commands (planning, serving, kube)
+    from mppoci.app.approving import approval_question
+    from mppoci.app.kube import (
+        ClusterRendering,
+        ClusterRequest,
+        Written,
+        render_for_cluster,
+        write_rendering,
+    )
+    from mppoci.app.planning import SandboxPlan, plan_sandbox
+    from mppoci.app.serving import Registration, install_registration, open_server, registration
+    from mppoci.app.verifying import open_digest
+    from mppoci.hosts.server import Host
+    from mppoci.sandbox.launch import RunRequest
 
 # name -> the module that defines it
 _EXPORTS: dict[str, str] = {
@@ -184,6 +200,22 @@ _EXPORTS: dict[str, str] = {
     "RunOutcome": "mppoci.app.running",
     "execute": "mppoci.app.running",
     "run": "mppoci.app.running",
+    # sandbox, serve and k8s commands (planning, serving, kube)
+    "approval_question": "mppoci.app.approving",
+    "open_digest": "mppoci.app.verifying",
+    "SandboxPlan": "mppoci.app.planning",
+    "plan_sandbox": "mppoci.app.planning",
+    "RunRequest": "mppoci.sandbox.launch",
+    "Host": "mppoci.hosts.server",
+    "Registration": "mppoci.app.serving",
+    "open_server": "mppoci.app.serving",
+    "registration": "mppoci.app.serving",
+    "install_registration": "mppoci.app.serving",
+    "ClusterRequest": "mppoci.app.kube",
+    "ClusterRendering": "mppoci.app.kube",
+    "Written": "mppoci.app.kube",
+    "render_for_cluster": "mppoci.app.kube",
+    "write_rendering": "mppoci.app.kube",
     # Value types a front end handles: errors, and escaping outside text.
     "Error": "mppoci.errors",
     "UserInputError": "mppoci.errors",
@@ -196,6 +228,7 @@ _EXPORTS: dict[str, str] = {
     "RuntimeEngineError": "mppoci.errors",
     "Terminated": "mppoci.errors",
     "terminal_safe": "mppoci.text",
+    "RegistryClient": "mppoci.registry.client",
     # cli-a: the use cases of the CLI's package, trust, signing, registry,
     # bundle, lock, audit and runtime commands, and the value types they show
     # packages (mppoci.app.packages)
@@ -325,6 +358,7 @@ __all__ = [
     "Pinned",
     "Pulled",
     "PushedRuntime",
+    "RegistryClient",
     "RegistryOptions",
     "Removed",
     "RuntimeRow",
@@ -377,6 +411,22 @@ __all__ = [
     "verify",
     "verify_remote",
     "verify_trail",
+    # sandbox, serve and k8s commands (planning, serving, kube)
+    "ClusterRendering",
+    "ClusterRequest",
+    "Host",
+    "Registration",
+    "RunRequest",
+    "SandboxPlan",
+    "Written",
+    "approval_question",
+    "install_registration",
+    "open_digest",
+    "open_server",
+    "plan_sandbox",
+    "registration",
+    "render_for_cluster",
+    "write_rendering",
 ]
 
 

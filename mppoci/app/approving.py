@@ -21,6 +21,7 @@ from mppoci.errors import NotApprovedError, NotFoundError
 
 if TYPE_CHECKING:
     from mppoci.approval.records import Approval, Decision
+    from mppoci.manifest import Manifest
     from mppoci.package.stored import StoredPackage
     from mppoci.trust.gate import Verified
 
@@ -51,22 +52,28 @@ def review(session: Session, verified: Verified) -> Review:
     """Where a verified package stands: approved, never approved, or asking
     for other permissions than were approved (with the difference)."""
     from mppoci.approval.check import decide
-    from mppoci.approval.records import Status
-    from mppoci.approval.words import permission_lines
 
     assert verified.package is not None
     m = verified.package.manifest
     decision = decide(session.locations, m)
-    question = ApprovalQuestion(
-        package=m.name,
-        version=m.version,
-        publisher=m.publisher,
-        lines=permission_lines(m),
+    return Review(verified, decision, approval_question(m, decision))
+
+
+def approval_question(manifest: Manifest, decision: Decision) -> ApprovalQuestion:
+    """The question a person answers to approve ``manifest``, given how it
+    stands (``decision``) against what they approved before."""
+    from mppoci.approval.records import Status
+    from mppoci.approval.words import permission_lines
+
+    return ApprovalQuestion(
+        package=manifest.name,
+        version=manifest.version,
+        publisher=manifest.publisher,
+        lines=permission_lines(manifest),
         changed=decision.status is Status.CHANGED,
         added=decision.added,
         removed=decision.removed,
     )
-    return Review(verified, decision, question)
 
 
 def record(session: Session, reviewed: Review, how: str) -> Approval:

@@ -150,9 +150,25 @@ def open_verified(session: Session, reference: str, *, allow_downgrade: bool = F
     from mppoci.app.references import pinned, resolve_local
 
     digest = resolve_local(session, pinned(session, reference))
+    return open_digest(session, digest, reference=reference, allow_downgrade=allow_downgrade)
+
+
+def open_digest(
+    session: Session,
+    digest: Digest,
+    *,
+    reference: str | None = None,
+    allow_downgrade: bool = False,
+) -> Verified:
+    """A package of the local store by digest (``reference``: as the person
+    named it, for the messages), verified from its bytes, its version
+    remembered for rollback protection.
+
+    Raises VerificationError, DigestMismatchError, RollbackError,
+    UntrustedContentError; UserInputError for an OCI image."""
     verified = verify_digest(session, digest, allow_downgrade=allow_downgrade)
     if verified.package is None:
-        raise UserInputError(f"{reference} is an OCI image, not an mppoci package")
+        raise UserInputError(f"{reference or digest} is an OCI image, not an mppoci package")
     remember(session, verified)
     return verified
 

@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mppoci.cli import context
+from mppoci.app import Error
+from mppoci.cli import context, run_opts
 from mppoci.cli.output import echo
-from mppoci.cli.sandbox_cmds import EnvOpt, MountOpt, _request
-from mppoci.errors import Error, UserInputError
+from mppoci.cli.run_opts import EnvOpt, MountOpt
 
 if TYPE_CHECKING:
     from types import FrameType
 
-    from mppoci.hosts.clients import ClientName
-    from mppoci.hosts.server import Host
+    from mppoci.app import Host
 
 mcp_app = typer.Typer(help="Register `mppoci serve` with MCP clients.", no_args_is_help=True)
 
@@ -48,25 +47,22 @@ def serve(
     package's short name and "_" in front (acme/echo: echo_say)."""
     import anyio
 
-    from mppoci.hosts.server import Wanted, open_host
+    from mppoci.app import open_server
 
-    request = _request(mount, env, None)
-    wanted = [Wanted(ref, context.resolve_local(context.pinned(ref))) for ref in references]
+    request = run_opts.request(mount, env, None)
 
     def report(message: str) -> None:
         echo(f"mppoci serve: {message}", err=True)
 
-    host = open_host(
-        wanted,
-        store=context.store(),
-        locations=context.locations(),
-        # Only with --lock FILE --approved-by-lock on this command line: a
-        # workspace's mppoci.lock never approves what an IDE serves from it.
-        approving_lock=context.approving_lock(),
+    host = open_server(
+        # A lock approves only with --lock FILE --approved-by-lock on this
+        # command line: a workspace's mppoci.lock never approves what an IDE
+        # serves from it. Nobody is asked: stdio belongs to the client.
+        context.session(),
+        references,
         pool_size=pool,
         mounts=request.mounts,
         env=request.env,
-        environ=os.environ,
         report=report,
     )
     _stop_on_signals(host)
@@ -140,77 +136,33 @@ def mcp_config(
 ) -> None:
     """Print (or with --write install) the entry that registers
     `mppoci serve REF...` with an MCP client."""
-    from mppoci.api import load_audited
-    from mppoci.hosts import clients
-    from mppoci.hosts.naming import short_name
+    from mppoci.app import install_registration, registration
 
-    try:
-        which = clients.ClientName(client)
-    except ValueError:
-        raise UserInputError(f"--client {client!r}: use claude, vscode or cursor") from None
-    try:
-        where = clients.Scope(scope)
-    except ValueError:
-        raise UserInputError(f"--scope {scope!r}: use global or project") from None
-    names = [
-        load_audited(
-            context.store(), context.locations(), context.resolve_local(context.pinned(r))
-        ).manifest.name
-        for r in references
-    ]
-    server_name = name or "mppoci-" + "-".join(short_name(n) for n in names)
-    command, prefix = clients.default_command()
-    args = [*prefix, "serve", *(["--pool", str(pool)] if pool is not None else []), *references]
-    # MCP clients start servers with a minimal environment: carry over where
-    # mppoci keeps its state and which engine it talks to, nothing else.
-    env = {k: os.environ[k] for k in ("MPPOCI_HOME", "DOCKER_HOST") if os.environ.get(k)} or None
-    entry = clients.server_entry(which, command, args, env)
-    path = clients.config_path(
-        which,
-        platform=sys.platform,
-        environ=os.environ,
+    registered = registration(
+        context.session(),
+        references,
+        client=client,
+        scope=scope,
+        name=name,
+        pool=pool,
         home=Path.home(),
-        workspace=(workspace or Path.cwd()).resolve(),
-        scope=where,
+        workspace=workspace or Path.cwd(),
     )
     if not write:
-        echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
-        if path is None:
-            echo(_no_location(which), err=True)
+        echo(registered.snippet(), nl=False)
+        if registered.path is None:
+            echo(registered.no_location(), err=True)
         else:
-            echo(f"merge this into {path} (or run again with --write)", err=True)
+            echo(f"merge this into {registered.path} (or run again with --write)", err=True)
         return
-    if path is None:
-        echo(clients.render(clients.snippet(which, server_name, entry)), nl=False)
-        raise UserInputError(
-            _no_location(which) + "; nothing was written",
-            hint="add the entry printed above to the client's configuration by hand",
-        )
-    installed = clients.install(
-        Path(path),
-        which,
-        server_name,
-        entry,
-        create_folder=which is clients.ClientName.VSCODE or where is clients.Scope.PROJECT,
-    )
+    if registered.path is None:
+        echo(registered.snippet(), nl=False)
+    installed = install_registration(registered)
     verb = "replaced" if installed.replaced else "added"
-    echo(f"{verb} {server_name!r} in {installed.path}", err=True)
+    echo(f"{verb} {registered.server_name!r} in {installed.path}", err=True)
     if installed.backup is not None:
         echo(f"the previous file is kept as {installed.backup}", err=True)
-    echo(f"restart {clients.title(which)} to pick it up", err=True)
-
-
-def _no_location(client: ClientName) -> str:
-    from mppoci.hosts import clients
-
-    if client is clients.ClientName.CLAUDE:
-        if sys.platform == "win32":
-            return "APPDATA is not set, so Claude Desktop's configuration folder is unknown"
-        return (
-            f"Claude Desktop documents no configuration file on {sys.platform} "
-            "(only macOS and Windows)"
-        )
-    return f"{clients.title(client)} has no configuration file here"
+    echo(f"restart {registered.title} to pick it up", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -65,7 +65,7 @@ class Prepared:
 
 class Sandboxes:
     """Creates, runs and removes the sandboxes of one package (without egress
-    or storage: those need per-run resources and go through ``api.execute``).
+    or storage: those need per-run resources and go through ``app.execute``).
 
     Every container it created and has not removed yet is tracked, so
     :meth:`close` leaves nothing behind."""

@@ -13,10 +13,14 @@ would miss is refused then too. Each call then:
    gets a refusal, never a silent run;
 4. runs in a fresh sandbox: taken from the package's pool of prepared ones
    (:mod:`mppoci.hosts.pool`), or, for packages with egress or storage, a
-   full `mppoci run` through :func:`mppoci.api.execute`; `cli` packages get
+   full `mppoci run` through :func:`mppoci.app.execute`; `cli` packages get
    the call as JSON on stdin, `mcp` packages are proxied
    (:mod:`mppoci.hosts.proxy`);
 5. is written to the audit log (``tool.call``): allowed, refused or failed.
+
+Verifying, approval and runs go through the use cases of :mod:`mppoci.app`
+with the host's session, as the CLI's do; nobody is asked anything (the
+session's prompter is :data:`mppoci.app.FAIL_CLOSED`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -40,20 +43,21 @@ from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from mppoci import __version__, api
+from mppoci import __version__
+from mppoci.app.approving import require_approval
+from mppoci.app.running import execute
+from mppoci.app.session import Session
+from mppoci.app.verifying import verify_audited
 from mppoci.audit import events
-from mppoci.digest import Digest
 from mppoci.engine.protocol import Engine, Listed
 from mppoci.errors import EngineRefusedError, Error, UserInputError
 from mppoci.hosts import confirm, content, proxy
 from mppoci.hosts.naming import Exposed, expose
 from mppoci.hosts.pool import DEFAULT_POOL_SIZE, Pool, Sandboxes
-from mppoci.locations import Locations
 from mppoci.manifest import Manifest, Protocol
 from mppoci.package.stored import StoredPackage
 from mppoci.sandbox.docker_runner import RunResult
 from mppoci.sandbox.launch import RunRequest
-from mppoci.store.layout import Store
 from mppoci.trust.gate import Verified
 
 INSTRUCTIONS = (
@@ -77,14 +81,6 @@ class CallOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # mppoci serve was stopped (a signal) during the call
 
 
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    """A package as the user named it: the reference, and its digest in the store."""
-
-    reference: str
-    digest: Digest
-
-
 @dataclass(slots=True)
 class Served:
     """One package being served."""
@@ -92,7 +88,7 @@ class Served:
     reference: str
     package: StoredPackage  # as verified at start
     request: RunRequest
-    sandboxes: Sandboxes | None = None  # None: egress or storage, run through api.execute
+    sandboxes: Sandboxes | None = None  # None: egress or storage, run through app.execute
     pool: Pool | None = None
 
     @property
@@ -155,12 +151,9 @@ def split_bindings(
 class Host:
     """The MCP server's state: the packages, their tools and pools."""
 
-    store: Store
-    locations: Locations
-    approving_lock: Path | None  # a lock the user opted in to as the approval, or None
+    session: Session  # its prompter asks nobody
     served: list[Served]
     tools: dict[str, Exposed]
-    environ: Mapping[str, str]
     client: Engine | None = None
     report: Callable[[str], None] = lambda _: None
     tickets: confirm.Tickets = field(default_factory=confirm.Tickets)
@@ -269,15 +262,10 @@ class Host:
     # --- the steps ------------------------------------------------------------
 
     def _gate(self, served: Served) -> Verified:
-        verified = api.verify_audited(self.store, self.locations, served.package.digest)
+        verified = verify_audited(self.session, served.package.digest)
         if verified.package is None:  # cannot happen for a digest that loaded as a package
             raise UserInputError(f"{served.reference} is no longer an mppoci package")
-        api.require_approval(
-            self.locations,
-            verified.package,
-            approving_lock=self.approving_lock,
-            reference=served.reference,
-        )
+        require_approval(self.session, verified.package, reference=served.reference)
         return verified
 
     async def _confirm(
@@ -351,15 +339,8 @@ class Host:
             return pooled
 
         def direct(stdin: Any, stdout: Any, stderr: Any) -> RunResult:
-            return api.execute(
-                self.store,
-                self.locations,
-                verified,
-                served.request,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                environ=self.environ,
+            return execute(
+                self.session, verified, served.request, stdin=stdin, stdout=stdout, stderr=stderr
             )
 
         return direct
@@ -452,7 +433,7 @@ class Host:
         self, call: _Call, outcome: CallOutcome, *, exit_code: int | None, error: str | None
     ) -> None:
         events.tool_call(
-            self.locations,
+            self.session.locations,
             package=call.served.manifest.name,
             version=call.served.manifest.version,
             digest=call.served.package.digest,
@@ -530,7 +511,7 @@ def _failed(exposed: Exposed, e: Error) -> _Answer:
 
 def _remove_ours(engine: Engine) -> None:
     """Remove the containers and networks labelled as this process's: what
-    calls through `api.execute` were still using, or a sandbox that was being
+    calls through `app.execute` were still using, or a sandbox that was being
     prepared at that moment."""
     from mppoci.egress.network import OWNER_LABEL, owner
 
@@ -552,37 +533,39 @@ def _remove_ours(engine: Engine) -> None:
 
 
 def open_host(
-    wanted: Sequence[Wanted],
+    session: Session,
+    references: Sequence[str],
     *,
-    store: Store,
-    locations: Locations,
-    approving_lock: Path | None = None,
     pool_size: int = DEFAULT_POOL_SIZE,
     mounts: Mapping[str, str] | None = None,
     env: Mapping[str, str | None] | None = None,
-    environ: Mapping[str, str],
     report: Callable[[str], None] = lambda _: None,
 ) -> Host:
     """Verify, check approvals, name the tools, check what every call needs,
-    and start the pools.
+    and start the pools. Nobody is asked to trust a key or approve a
+    package: the host's session asks nobody, whatever ``session`` says.
 
-    Raises mppoci.errors.Error subclasses: VerificationError,
+    Raises mppoci.errors.Error subclasses: NotFoundError, VerificationError,
     NotApprovedError, UserInputError (names that collide, bindings nobody
     declares), PolicyError, RuntimeEngineError."""
+    from mppoci.app.prompter import FAIL_CLOSED
+    from mppoci.app.references import pinned, resolve_local
+    from mppoci.app.verifying import open_digest
     from mppoci.egress.network import sweep
     from mppoci.engine.docker_engine import connect
 
+    session = replace(session, prompter=FAIL_CLOSED)
+    # Every reference resolved before any is verified.
+    wanted = [(r, resolve_local(session, pinned(session, r))) for r in references]
     if pool_size < 0:
         raise UserInputError(f"--pool {pool_size}: the pool size cannot be negative")
-    packages: list[tuple[str, StoredPackage]] = []
-    for w in wanted:
-        verified = api.load_verified(store, locations, w.digest)
+    packages: list[tuple[str, Verified, StoredPackage]] = []
+    for reference, digest in wanted:
+        verified = open_digest(session, digest)
         assert verified.package is not None
-        api.require_approval(
-            locations, verified.package, approving_lock=approving_lock, reference=w.reference
-        )
-        packages.append((w.reference, verified.package))
-    manifests = [p.manifest for _, p in packages]
+        require_approval(session, verified.package, reference=reference)
+        packages.append((reference, verified, verified.package))
+    manifests = [p.manifest for _, _, p in packages]
     tools = expose(manifests)
     requests = split_bindings(manifests, dict(mounts or {}), dict(env or {}))
     client = connect()
@@ -591,21 +574,13 @@ def open_host(
     with contextlib.suppress(EngineRefusedError):
         sweep(client)
     served: list[Served] = []
-    host = Host(
-        store=store,
-        locations=locations,
-        approving_lock=approving_lock,
-        served=served,
-        tools=tools,
-        environ=dict(environ),
-        client=client,
-        report=report,
-    )
+    host = Host(session=session, served=served, tools=tools, client=client, report=report)
+    store, locations, environ = session.store, session.locations, session.environ
     try:
-        for (reference, package), request in zip(packages, requests, strict=True):
+        for (reference, verified, package), request in zip(packages, requests, strict=True):
             item = Served(reference, package, request)
             if _direct(package.manifest):
-                _check_direct(client, locations, package, request, environ)
+                _check_direct(session, client, verified, request)
             else:
                 item.sandboxes = Sandboxes(client, store, locations, package, request, environ)
                 item.sandboxes.check()
@@ -621,38 +596,16 @@ def open_host(
 
 
 def _check_direct(
-    client: Engine,
-    locations: Locations,
-    package: StoredPackage,
-    request: RunRequest,
-    environ: Mapping[str, str],
+    session: Session, client: Engine, verified: Verified, request: RunRequest
 ) -> None:
     """What `mppoci run` would refuse for every call of a package with egress
     or storage: unbound required variables, refused folders, a missing image."""
-    from mppoci.policy.compiler import EgressBinding, compile_spec
-    from mppoci.sandbox.launch import check_runtime, resolve_bindings
+    from mppoci.app.planning import plan_sandbox
+    from mppoci.sandbox.launch import check_runtime
 
-    m = package.manifest
-    bindings = resolve_bindings(
-        m,
-        request,
-        locations,
-        environ,
-        storage={v.name: f"/nonexistent/storage/{v.name}" for v in m.permissions.storage},
-    )
-    if m.permissions.egress:
-        bindings = replace(
-            bindings, egress=EgressBinding("container:check", "127.0.0.1", "/nonexistent")
-        )
-    spec = compile_spec(
-        m,
-        package.digest,
-        bindings=bindings,
-        content_dir="/nonexistent/pkg",
-        protected=[str(p) for p in locations.protected()],
-    )
-    check_runtime(client, spec)
-    if m.permissions.egress:
+    check_runtime(client, plan_sandbox(session, verified, request, placeholders=False).spec)
+    assert verified.package is not None
+    if verified.package.manifest.permissions.egress:
         from mppoci.egress.pin import gateway_image
 
-        gateway_image(locations, environ)
+        gateway_image(session.locations, session.environ)

@@ -9,7 +9,7 @@ next call would start with that instead. So at start every bind source must
 still be the folder that was approved: the same resolved path, the same
 inode, and still not a folder that is never bound.
 
-`mppoci run` (and calls through ``api.execute``) check the same way between
+`mppoci run` (and calls through ``app.execute``) check the same way between
 create and start, against what the sources were just before create; the
 pool, against what they were when the sandbox was prepared.
 

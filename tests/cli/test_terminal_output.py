@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
+from mppoci.app import approval_question
 from mppoci.approval.records import Decision, Status
 from mppoci.audit import events
+from mppoci.cli.prompts import show_permissions
 from mppoci.cli.render import PackageView, text
-from mppoci.cli.sandbox_cmds import _show_permissions
 from mppoci.locations import locate
 from mppoci.manifest import Manifest, parse_source
 from tests.conftest import SAMPLE_MANIFEST, CliRunner, write_package
@@ -150,7 +151,7 @@ def test_approval_screen_keeps_any_host_visible_whatever_the_why(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for why in (*HOSTILE.values(), FAKE_LINE):
-        _show_permissions(_smuggled(why), Decision(Status.NOT_APPROVED))
+        show_permissions(approval_question(_smuggled(why), Decision(Status.NOT_APPROVED)))
         shown = capsys.readouterr().err
         assert obeyed(shown) == []
         [any_host] = [line for line in shown.splitlines() if "ANY HOST" in line]
