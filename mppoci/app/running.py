@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 class RunOutcome:
     """How one run ended, with everything the tool wrote."""
 
+    package: str  # publisher/tool
+    version: str
     digest: Digest
     exit_code: int
     stdout: bytes = field(repr=False)
@@ -169,7 +171,10 @@ def run(
         stderr=err,
         record_args=record_args,
     )
+    assert verified.package is not None
     return RunOutcome(
+        package=verified.package.manifest.name,
+        version=verified.package.manifest.version,
         digest=verified.digest,
         exit_code=result.exit_code,
         stdout=out.getvalue(),
