@@ -31,8 +31,8 @@ test: dev system-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: dev
-	$(BIN)/ruff check mppoci tests bench
-	$(BIN)/ruff format --check mppoci tests bench
+	$(BIN)/ruff check mppoci tests bench examples
+	$(BIN)/ruff format --check mppoci tests bench examples
 	$(BIN)/mypy --strict mppoci
 
 # The fuzz tests only, with the long hypothesis profile (tests/conftest.py);

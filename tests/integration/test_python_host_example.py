@@ -34,7 +34,7 @@ tools: [{name: shout, description: Shout, annotations: {readOnlyHint: true}}]
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "MPPOCI_HOME": str(home)}
+    return {**os.environ, "MPPOCI_HOME": str(home), "MPPOCI_PASSWORD": "example-host"}
 
 
 def _mppoci(home: Path, *args: str) -> str:
@@ -72,7 +72,8 @@ def _published(tmp_path: Path, *, trusted: bool = True) -> Path:
 
 
 def _audit(home: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in _mppoci(home, "audit", "show", "--json").splitlines()]
+    records: list[dict[str, Any]] = json.loads(_mppoci(home, "audit", "show", "--json"))
+    return records
 
 
 def test_the_host_approves_through_its_own_prompter_calls_the_tool_and_reads_the_audit(
