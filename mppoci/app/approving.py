@@ -108,8 +108,9 @@ def record(session: Session, reviewed: Review, how: str) -> Approval:
 
 
 def ask(session: Session, reviewed: Review) -> bool:
-    """Ask the session's prompter; record the approval if it says yes."""
-    if not session.prompter.approve(reviewed.question):
+    """Ask the session's prompter; record the approval if it says yes (only
+    ``True`` is a yes: anything else a host returns is a "no")."""
+    if session.prompter.approve(reviewed.question) is not True:
         return False
     record(session, reviewed, session.prompter.how)
     return True

@@ -53,7 +53,10 @@ class ApprovalQuestion:
 
 class Prompter(Protocol):
     """Who answers for the person. ``how`` names them in the audit record of
-    an approval they gave (``terminal`` for the CLI)."""
+    an approval they gave (``terminal`` for the CLI).
+
+    Only :attr:`SignerAnswer.PACKAGE` and :attr:`SignerAnswer.PUBLISHER`
+    trust a key, and only ``True`` approves: any other answer is "no"."""
 
     @property
     def how(self) -> str: ...

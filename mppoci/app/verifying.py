@@ -206,9 +206,9 @@ def trust_on_first_use(session: Session, verdict: Verdict) -> bool:
                 known_keys=known,
             )
         )
-        if answer is SignerAnswer.NO:
+        scopes = _chosen_scopes(answer, package_name, publisher)
+        if scopes is None:
             continue
-        scopes = (f"{publisher}/*",) if answer is SignerAnswer.PUBLISHER else (package_name,)
         key = TrustedKey(
             key_id=signer.key_id,
             public_key_pem=signer.public_key_pem,
@@ -229,6 +229,19 @@ def trust_on_first_use(session: Session, verdict: Verdict) -> bool:
             )
         added = True
     return added
+
+
+def _chosen_scopes(answer: object, package: str, publisher: str) -> tuple[str, ...] | None:
+    """The scopes a prompter's answer trusts a key for; None for "no". Only
+    the protocol's two "yes" answers trust: anything else a host returns
+    (``"no"``, ``None``, ``False``, a forgotten ``return``) is "no"."""
+    if not isinstance(answer, str):
+        return None
+    if answer == SignerAnswer.PUBLISHER:
+        return (f"{publisher}/*",)
+    if answer == SignerAnswer.PACKAGE:
+        return (package,)
+    return None
 
 
 def _first_use_how(prompter: str) -> str:

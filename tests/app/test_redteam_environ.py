@@ -1,0 +1,51 @@
+"""A library host that passes ``Session.open(environ={...})`` expects the
+session to read only what it passed (docs/python-api.md: "the environment it
+may read (engine address, registry credentials)"). The engine address and
+the egress settings are still read from this process's environment."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mppoci.errors import RuntimeEngineError
+from mppoci.sandbox.launch import RunRequest, launch
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team #18: engine.connect() calls docker.from_env() on os.environ, "
+    "not the session's environ (DOCKER_HOST of the process reaches a host that passed {})",
+)
+def test_a_session_with_an_empty_environ_does_not_take_docker_host_from_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docker
+    import docker.errors
+
+    from mppoci.locations import locate
+
+    seen: list[Any] = []
+
+    def from_env(**kwargs: Any) -> Any:
+        seen.append(kwargs.get("environment"))
+        raise docker.errors.DockerException("stopped here")
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.setattr(docker, "from_env", from_env)
+    locations = locate({"MPPOCI_HOME": str(tmp_path / "home")})
+    with pytest.raises(RuntimeEngineError):
+        launch(
+            None,  # type: ignore[arg-type]  # connect() comes first
+            None,  # type: ignore[arg-type]
+            RunRequest(),
+            locations,
+            stdin=None,
+            stdout=io.BytesIO(),
+            stderr=io.BytesIO(),
+            environ={},
+        )
+    assert seen == [{}]
