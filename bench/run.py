@@ -374,16 +374,21 @@ def first_request_through_gateway() -> Row:
         root = Path(tmp)
         home, folder = root / "home", root / "pkg"
         folder.mkdir()
+        (folder / "fetch.py").write_text(FETCH)
+        _mppoci(home, "runtime", "build", "python3")
+        network = client.networks.create(f"mppoci-bench-{os.getpid()}", driver="bridge")
+        network.reload()
+        # The server lives on a private network: the grant says so (the
+        # gateway refuses private addresses a grant does not declare).
+        subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
         (folder / "mpp.yaml").write_text(
             "schemaVersion: 1\nname: bench/fetch\nversion: 1.0.0\ndescription: fetch\n"
             "authors: [bench]\nlicense: MIT\nruntime: python3\n"
             "entrypoint: [python3, /pkg/fetch.py]\nprotocol: cli\n"
             "tools: [{name: t, description: t, annotations: {readOnlyHint: true}}]\n"
-            "permissions: {network: {egress: [{host: api.bench, port: 8080, why: bench}]}}\n"
+            "permissions: {network: {egress: [{host: api.bench, port: 8080, "
+            f"address: '{subnet}', why: bench}}]}}}}\n"
         )
-        (folder / "fetch.py").write_text(FETCH)
-        _mppoci(home, "runtime", "build", "python3")
-        network = client.networks.create(f"mppoci-bench-{os.getpid()}", driver="bridge")
         server = client.containers.run(
             image,
             ["python3", "-m", "http.server", "8080"],

@@ -5,6 +5,7 @@ the use cases there."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from mppoci.app.running import RunOutcome as Outcome
 from mppoci.locations import Locations
 
 __all__ = ["Outcome", "run"]
+
+# The engine's address and TLS settings, and where the egress gateway reaches out.
+_ENGINE_VARIABLES = ("DOCKER_", "MPPOCI_EGRESS_")
 
 
 def run(
@@ -31,8 +35,8 @@ def run(
 
     ``approved_by_lock``: a lock file you opt in to as the approval record
     (as `mppoci --lock FILE --approved-by-lock run`); none is used otherwise,
-    whatever lies in the working folder. ``lock_file``: where pins are read
-    (default: ``mppoci.lock`` in the working folder; pins never approve).
+    whatever lies in the working folder. ``lock_file``: a lock file whose
+    pins apply (default: none; pins never approve).
     Nothing from this process's environment reaches the tool: only ``env``."""
     from mppoci.app import running
     from mppoci.app.session import Session
@@ -40,6 +44,9 @@ def run(
 
     session = Session(
         locations or locate(),
+        # What reaches the engine and the egress gateway, as before; nothing
+        # of this environment reaches the tool (only ``env``).
+        environ={k: v for k, v in os.environ.items() if k.startswith(_ENGINE_VARIABLES)},
         lock_file=approved_by_lock or lock_file,
         approved_by_lock=approved_by_lock is not None,
     )

@@ -151,6 +151,7 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from mppoci.fsutil import disk_full, is_disk_full
+    from mppoci.lockfile import LOCK_FILE
     from mppoci.manifest.model import Access, Tool
     from mppoci.registry.client import RegistryClient
     from mppoci.signing.keys import short_id
@@ -229,6 +230,7 @@ _EXPORTS: dict[str, str] = {
     "Terminated": "mppoci.errors",
     "terminal_safe": "mppoci.text",
     "RegistryClient": "mppoci.registry.client",
+    "LOCK_FILE": "mppoci.lockfile",
     # cli-a: the use cases of the CLI's package, trust, signing, registry,
     # bundle, lock, audit and runtime commands, and the value types they show
     # packages (mppoci.app.packages)
@@ -358,6 +360,7 @@ __all__ = [
     "Pinned",
     "Pulled",
     "PushedRuntime",
+    "LOCK_FILE",
     "RegistryClient",
     "RegistryOptions",
     "Removed",

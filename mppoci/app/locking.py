@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mppoci.app.remote import DEFAULT_OPTIONS, RegistryOptions
 from mppoci.app.session import Session
+from mppoci.errors import UserInputError
 
 if TYPE_CHECKING:
     from mppoci.digest import Digest
@@ -48,7 +49,7 @@ def add_pin(session: Session, reference: str, options: RegistryOptions = DEFAULT
     else:
         digest = resolve_local(session, reference)
         package = load_audited(session, digest)
-    path = session.pins_file()
+    path = _lock_file(session)
     if package is not None:  # never write a pin that would be refused when used
         m = package.manifest
         check_pin(path, reference, digest, m.name, m.version)
@@ -61,4 +62,17 @@ def pins(session: Session) -> tuple[tuple[str, Pin], ...]:
     """The pins of the session's lock file, by reference."""
     from mppoci.lockfile import load_lock
 
-    return tuple(sorted(load_lock(session.pins_file(), limits=session.limits).pins.items()))
+    path = session.pins_file()
+    if path is None:
+        return ()
+    return tuple(sorted(load_lock(path, limits=session.limits).pins.items()))
+
+
+def _lock_file(session: Session) -> Path:
+    path = session.pins_file()
+    if path is None:
+        raise UserInputError(
+            "no lock file is named for this session",
+            hint="pass lock_file= to Session.open (the CLI uses --lock FILE, else ./mppoci.lock)",
+        )
+    return path

@@ -16,6 +16,8 @@ from mppoci.app.session import Session
 from mppoci.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mppoci.digest import Digest
     from mppoci.manifest import Manifest, RuntimeRef
 
@@ -70,11 +72,17 @@ class Removed:
     names: tuple[str, ...]  # the tags that named it
 
 
-def _resolver(ref: RuntimeRef) -> RuntimeRef:
-    # Imported here: docker-py is slow to import and most commands never need it.
-    from mppoci.runtimes.images import resolve_runtime
+def _resolver(session: Session) -> Callable[[RuntimeRef], RuntimeRef]:
+    """Pins a runtime name to its local image ID, asking the session's engine
+    (connected only when a name needs pinning)."""
 
-    return resolve_runtime(ref)
+    def resolve(ref: RuntimeRef) -> RuntimeRef:
+        # Imported here: docker-py is slow to import and most commands never need it.
+        from mppoci.runtimes.images import resolve_runtime
+
+        return resolve_runtime(ref, None if ref.digest is not None else session.engine())
+
+    return resolve
 
 
 def scaffold(session: Session, folder: Path, *, name: str | None = None) -> tuple[Path, ...]:
@@ -100,7 +108,7 @@ def build(session: Session, folder: Path) -> Built:
     artifact, replaced = build_into_store(
         folder,
         session.store,
-        resolve_runtime=_resolver,
+        resolve_runtime=_resolver(session),
         source_date_epoch=session.source_date_epoch(),
     )
     was = replaced.digest if replaced is not None and replaced.digest != artifact.digest else None
@@ -153,7 +161,9 @@ def assess_folder(session: Session, folder: Path) -> PackageView:
 
     try:
         artifact = preview(
-            folder, resolve_runtime=_resolver, source_date_epoch=session.source_date_epoch()
+            folder,
+            resolve_runtime=_resolver(session),
+            source_date_epoch=session.source_date_epoch(),
         )
     except NotFoundError as e:
         if not (folder / "mpp.yaml").is_file():

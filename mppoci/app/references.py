@@ -18,6 +18,8 @@ def pinned(session: Session, reference: str) -> str:
     from mppoci.reference import RemoteRef, is_remote, parse_remote
 
     path = session.pins_file()
+    if path is None:
+        return reference
     pin = load_lock(path, limits=session.limits).get(reference)
     if pin is None:
         return reference
@@ -38,7 +40,7 @@ def check_remote_pin(
     from mppoci.lockfile import check_pin, load_lock
 
     path = session.pins_file()
-    if load_lock(path, limits=session.limits).get(reference) is not None:
+    if path is not None and load_lock(path, limits=session.limits).get(reference) is not None:
         check_pin(path, reference, digest, name, version)
 
 

@@ -30,7 +30,9 @@ def build_runtime(session: Session, name: str, *, log: Callable[[str], None]) ->
     the session, else 0) and load it into Docker; ``log`` hears the steps."""
     from mppoci.runtimes.images import build_runtime as build_image
 
-    image = build_image(name, log=log, source_date_epoch=session.source_date_epoch() or 0)
+    image = build_image(
+        name, log=log, source_date_epoch=session.source_date_epoch() or 0, engine=session.engine()
+    )
     log(f"built runtime {image.name} as {image.tag}")
     if image.name != "python3":
         return BuiltRuntime(image, gateway_pinned=False)
@@ -58,7 +60,7 @@ def runtimes(session: Session) -> tuple[RuntimeRow, ...]:
     rows = []
     for recipe in list_recipes():
         try:
-            image_id = local_runtime_id(recipe.name)
+            image_id = local_runtime_id(recipe.name, session.engine())
         except RuntimeEngineError:
             image_id = None
         rows.append(RuntimeRow(recipe.name, recipe.description, image_id))
@@ -85,13 +87,13 @@ def push_runtime(
     ``destination``, tagged by its ID. Raises NotFoundError when not built."""
     from mppoci.app.remote import connect
     from mppoci.digest import Digest, is_digest
-    from mppoci.engine.docker_engine import connect as engine
     from mppoci.errors import NotFoundError
     from mppoci.reference import parse_remote
     from mppoci.runtimes.images import local_runtime_id
     from mppoci.runtimes.transfer import push_runtime as push_image
 
-    image_id = Digest(runtime) if is_digest(runtime) else local_runtime_id(runtime)
+    engine = session.engine()
+    image_id = Digest(runtime) if is_digest(runtime) else local_runtime_id(runtime, engine)
     if image_id is None:
         raise NotFoundError(
             f"runtime {runtime!r} is not built here", hint=f"`mppoci runtime build {runtime}`"
@@ -99,7 +101,7 @@ def push_runtime(
     dest = parse_remote(destination)
     client = connect(session, dest.registry, options)
     with session.store.staging() as scratch:
-        tag, manifest = push_image(engine(), client, image_id, dest, scratch)
+        tag, manifest = push_image(engine, client, image_id, dest, scratch)
     return PushedRuntime(image_id, f"{dest.registry}/{dest.repository}", tag, manifest)
 
 
@@ -109,11 +111,10 @@ def pull_runtime(
     """Pull a runtime image by its ID (``REGISTRY/REPOSITORY@sha256:<id>``,
     the digest a package pins) into Docker. Returns the image ID."""
     from mppoci.app.remote import connect
-    from mppoci.engine.docker_engine import connect as engine
     from mppoci.reference import parse_remote
     from mppoci.runtimes.transfer import pull_runtime as pull_image
 
     ref = parse_remote(source)
     client = connect(session, ref.registry, options)
     with session.store.staging() as scratch:
-        return pull_image(engine(), client, ref, scratch)
+        return pull_image(session.engine(), client, ref, scratch)

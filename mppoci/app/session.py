@@ -13,13 +13,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from mppoci.app.prompter import FAIL_CLOSED, Prompter
 from mppoci.errors import UserInputError
 from mppoci.limits import DEFAULT_LIMITS, Limits
 from mppoci.locations import Locations, locate
-from mppoci.lockfile import LOCK_FILE
 from mppoci.store import Store
+
+if TYPE_CHECKING:
+    from mppoci.engine.protocol import Engine
 
 
 def _ignore(_: str) -> None:
@@ -30,10 +33,11 @@ def _ignore(_: str) -> None:
 class Session:
     """One invocation's surroundings.
 
-    ``lock_file``: where pins are read (``mppoci.lock`` in the working folder
-    unless the user named one). A lock only narrows references to digests;
-    it approves packages only when ``approved_by_lock`` is set, which a
-    person does for one invocation (``--lock FILE --approved-by-lock``).
+    ``lock_file``: where pins are read (None: nowhere; the CLI names
+    ``mppoci.lock`` in the working folder unless the user named another). A
+    lock only narrows references to digests; it approves packages only when
+    ``approved_by_lock`` is set, which a person does for one invocation
+    (``--lock FILE --approved-by-lock``).
 
     ``prompter`` answers the two questions a person answers (trust a new
     signer, approve permissions); the default answers "no" to both.
@@ -43,8 +47,8 @@ class Session:
     outside text as it came: a terminal front end escapes them.
 
     ``environ`` is the environment the session may read (engine address,
-    registry credentials, SOURCE_DATE_EPOCH, egress settings); a library
-    host passes only what it means to."""
+    registry credentials, SOURCE_DATE_EPOCH, egress settings, values of
+    ``--env NAME``); a library host passes only what it means to."""
 
     locations: Locations
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -85,14 +89,24 @@ class Session:
             limits=limits,
         )
 
+    def engine(self) -> Engine:
+        """A connection to the container engine the session's environment
+        names (DOCKER_HOST, else the default socket).
+
+        Raises RuntimeEngineError when none answers."""
+        from mppoci.engine.docker_engine import connect
+
+        return connect(environ=self.environ)
+
     @property
     def store(self) -> Store:
         return Store(self.locations.store, limits=self.limits)
 
-    def pins_file(self) -> Path:
-        """The lock file whose pins apply: the named one, else ``mppoci.lock``
-        in the working folder (pins only; it never approves)."""
-        return self.lock_file if self.lock_file is not None else Path.cwd() / LOCK_FILE
+    def pins_file(self) -> Path | None:
+        """The lock file whose pins apply, or None: no pins. (The CLI names
+        ``mppoci.lock`` in the working folder when --lock is not given; a
+        library session reads no lock file it was not handed.)"""
+        return self.lock_file
 
     @property
     def approving_lock(self) -> Path | None:

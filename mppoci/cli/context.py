@@ -34,12 +34,14 @@ def session() -> Session:
     """This invocation's session (built on first use)."""
     global _session
     if _session is None:
-        from mppoci.app import Session
+        from mppoci.app import LOCK_FILE, Session
         from mppoci.cli.prompts import TerminalPrompter
 
         _session = Session.open(
             os.environ,
-            lock_file=_lock_override,
+            # Pins from ./mppoci.lock unless --lock names another; only a
+            # named one can approve (--approved-by-lock).
+            lock_file=_lock_override or Path.cwd() / LOCK_FILE,
             approved_by_lock=_approved_by_lock,
             prompter=TerminalPrompter(),
             notify=_note,

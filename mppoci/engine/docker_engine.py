@@ -23,8 +23,10 @@ _HINT = (
 _SANDBOX_FAILED = "the sandbox failed"
 
 
-def connect(timeout: int = 60) -> DockerEngine:
-    """Connect to the engine that DOCKER_HOST (or the default socket) names.
+def connect(timeout: int = 60, environ: Mapping[str, str] | None = None) -> DockerEngine:
+    """Connect to the engine that DOCKER_HOST (or the default socket) names,
+    in ``environ`` (default: this process's environment; a session passes
+    its own, so that a host that passed none reaches the default socket).
 
     Raises:
         RuntimeEngineError: no engine answers.
@@ -33,7 +35,9 @@ def connect(timeout: int = 60) -> DockerEngine:
     import docker.errors
 
     try:
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(
+            timeout=timeout, environment=None if environ is None else dict(environ)
+        )
         client.ping()
     except docker.errors.DockerException as e:
         raise RuntimeEngineError(f"the Docker engine is not reachable: {e}", hint=_HINT) from e

@@ -568,7 +568,7 @@ def open_host(
     manifests = [p.manifest for _, _, p in packages]
     tools = expose(manifests)
     requests = split_bindings(manifests, dict(mounts or {}), dict(env or {}))
-    client = connect()
+    client = connect(environ=session.environ)
     # What killed mppoci processes on this host left behind; best effort (a
     # container that another run removes while the sweep lists it is NotFound).
     with contextlib.suppress(EngineRefusedError):

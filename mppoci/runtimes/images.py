@@ -24,6 +24,7 @@ from pathlib import Path
 from mppoci.canonical import canonical_json
 from mppoci.digest import Digest
 from mppoci.engine.docker_engine import connect
+from mppoci.engine.protocol import Engine
 from mppoci.errors import NotFoundError, RuntimeEngineError, UserInputError
 from mppoci.manifest import RuntimeRef
 from mppoci.runtimes.recipes import Recipe, Source, find_recipe
@@ -190,12 +191,14 @@ def _sha256_file(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> RuntimeImage:
+def build_runtime(
+    name: str, *, log: Log, source_date_epoch: int = 0, engine: Engine | None = None
+) -> RuntimeImage:
     """Build the runtime ``name`` and load it into Docker.
 
     Raises NotFoundError (no such recipe, missing tool), RuntimeEngineError."""
     recipe = find_recipe(name)
-    engine = connect()
+    engine = engine or connect()
     if recipe.source is Source.DEBOOTSTRAP and os.geteuid() != 0:
         raise UserInputError("building a debootstrap runtime needs root", hint="run it as root")
     with tempfile.TemporaryDirectory(prefix="mppoci-runtime-") as tmp:
@@ -233,19 +236,19 @@ def build_runtime(name: str, *, log: Log, source_date_epoch: int = 0) -> Runtime
     return RuntimeImage(name=recipe.name, tag=recipe.image_tag, image_id=image_id)
 
 
-def local_runtime_id(name: str) -> Digest | None:
+def local_runtime_id(name: str, engine: Engine | None = None) -> Digest | None:
     """The image ID of the locally built runtime ``name``, or None if not built."""
-    image_id = connect().image_id(find_recipe(name).image_tag)
+    image_id = (engine or connect()).image_id(find_recipe(name).image_tag)
     return None if image_id is None else Digest(image_id)
 
 
-def resolve_runtime(ref: RuntimeRef) -> RuntimeRef:
+def resolve_runtime(ref: RuntimeRef, engine: Engine | None = None) -> RuntimeRef:
     """Pin a recipe name to its local image ID (used by ``mppoci build``).
 
     Raises NotFoundError when the runtime is not built here yet."""
     if ref.digest is not None:
         return ref
-    image_id = local_runtime_id(ref.name)
+    image_id = local_runtime_id(ref.name, engine)
     if image_id is None:
         raise NotFoundError(
             f"runtime {ref.name!r} is not built on this machine",

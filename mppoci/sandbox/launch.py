@@ -144,9 +144,9 @@ def _launch(
 ) -> RunResult:
     from mppoci.engine.docker_engine import connect
 
-    engine = connect()
-    sweep(engine)  # what runs killed on this host left behind
     env = environ if environ is not None else os.environ
+    engine = connect(environ=env)
+    sweep(engine)  # what runs killed on this host left behind
     run_id = secrets.token_hex(8)
     with (
         tempfile.TemporaryDirectory(prefix="mppoci-run-") as tmp,
@@ -165,7 +165,7 @@ def _launch(
             rules=package.manifest.permissions.egress,
             run_id=run_id,
             gateway_image=gateway_image(locations, env),
-            settings=EgressSettings.from_environ(os.environ),
+            settings=EgressSettings.from_environ(env),
         ) as egress:
             binding = EgressBinding(egress.network, "127.0.0.1", egress.resolv_conf)
             spec = prepare_spec(package, request, locations, content, env, binding, run_id, storage)

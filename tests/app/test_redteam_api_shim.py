@@ -15,11 +15,6 @@ from mppoci.locations import locate
 from mppoci.lockfile import LOCK_FILE, Pin, add_pin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team #18: the api.run shim applies the working folder's mppoci.lock pins "
-    "(bd0223e resolved the reference in the store only)",
-)
 def test_api_run_ignores_a_lock_file_in_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,11 +15,6 @@ from mppoci.errors import RuntimeEngineError
 from mppoci.sandbox.launch import RunRequest, launch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team #18: engine.connect() calls docker.from_env() on os.environ, "
-    "not the session's environ (DOCKER_HOST of the process reaches a host that passed {})",
-)
 def test_a_session_with_an_empty_environ_does_not_take_docker_host_from_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
