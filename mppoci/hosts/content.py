@@ -57,11 +57,12 @@ def arguments_digest(arguments: Mapping[str, Any]) -> str:
 
 
 def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
-    """Why ``arguments`` do not fit the tool's declared input schema, or None.
-    The text may quote the arguments: it is for the client, not the audit log."""
-    import jsonschema.validators
+    """Why ``arguments`` do not fit the tool's declared input schema (under
+    the JSON Schema draft it names), or None. The text may quote the
+    arguments: it is for the client, not the audit log."""
+    from mppoci.manifest.drafts import validator_for
 
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    validator = validator_for(schema)
     errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))
     if not errors:
         return None

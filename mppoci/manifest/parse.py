@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mppoci.canonical import canonical_json
 from mppoci.limits import DEFAULT_LIMITS, Limits
-from mppoci.manifest import rules, units
+from mppoci.manifest import drafts, rules, units
 from mppoci.manifest.load import load_yaml
 from mppoci.manifest.model import (
     DEFAULT_RESOURCES,
@@ -40,7 +40,6 @@ T = TypeVar("T")
 
 MAX_DESCRIPTION = 4096
 MAX_ENTRYPOINT = 256
-DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 TOP_FIELDS = (
     "schemaVersion",
@@ -435,23 +434,23 @@ class _Reader:
         start = self.p.mark()
         if value.get("type") != "object":
             self.p.add(child(path, "type"), 'must be "object" (a tool takes named arguments)')
-        if "$schema" in value and value["$schema"] != DRAFT_2020_12:
-            self.p.add(child(path, "$schema"), f"must be {DRAFT_2020_12} (or left out)")
+        draft = drafts.draft_of(value)
+        if draft is None:
+            self.p.add(child(path, "$schema"), drafts.UNKNOWN)
         self.schema_text(value, path)
-        if self.p.since(start):
+        if self.p.since(start) or draft is None:
             return None
         # Imported here: jsonschema takes longer to import than most commands
         # take to run, and only tools with an input schema need it.
-        from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
         try:
-            Draft202012Validator.check_schema(value)
+            drafts.validator_class(draft).check_schema(value)
         except SchemaError as e:
             where = path
             for part in e.path:
                 where = item(where, part) if isinstance(part, int) else child(where, str(part))
-            self.p.add(where, f"is not valid JSON Schema (draft 2020-12): {e.message}")
+            self.p.add(where, f"is not valid JSON Schema ({draft.label}): {e.message}")
             return None
         return value
 

@@ -94,3 +94,41 @@ def test_arguments_are_checked_against_the_declared_schema() -> None:
     assert argument_problem(schema, {"n": 1}) is None
     assert "required" in (argument_problem(schema, {}) or "")
     assert (argument_problem(schema, {"n": "x"}) or "").startswith("n: ")
+
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+DRAFT_2019_09 = "https://json-schema.org/draft/2019-09/schema"
+
+
+def test_arguments_are_validated_under_the_draft_the_schema_names() -> None:
+    # In draft-07 a $ref's siblings are ignored; from 2019-09 on they apply.
+    def schema(draft: str | None) -> dict[str, object]:
+        named = {"$schema": draft} if draft else {}
+        return {
+            **named,
+            "type": "object",
+            "properties": {"s": {"$ref": "#/definitions/text", "maxLength": 2}},
+            "definitions": {"text": {"type": "string"}},
+        }
+
+    long = {"s": "abcdef"}
+    assert argument_problem(schema(DRAFT_07), long) is None
+    assert "too long" in (argument_problem(schema(DRAFT_2019_09), long) or "")
+    assert "too long" in (argument_problem(schema(None), long) or "")
+    assert (argument_problem(schema(DRAFT_07), {"s": 3}) or "").startswith("s: ")
+
+
+def test_draft_07_tuple_items_and_2019_09_dependent_required() -> None:
+    pair = {
+        "$schema": DRAFT_07,
+        "type": "object",
+        "properties": {"p": {"type": "array", "items": [{"type": "integer"}, {"type": "string"}]}},
+    }
+    assert argument_problem(pair, {"p": [1, "a"]}) is None
+    assert (argument_problem(pair, {"p": ["a", 1]}) or "").startswith("p/0: ")
+    # dependentRequired is 2019-09's; draft-07 does not know the keyword.
+    dependent = {"type": "object", "dependentRequired": {"a": ["b"]}}
+    assert "'b' is a dependency of 'a'" in (
+        argument_problem({"$schema": DRAFT_2019_09, **dependent}, {"a": 1}) or ""
+    )
+    assert argument_problem({"$schema": DRAFT_07, **dependent}, {"a": 1}) is None

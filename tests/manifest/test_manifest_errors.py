@@ -336,9 +336,41 @@ CASES = [
     ),
     Case(
         "input-schema-other-draft",
-        set_("tools[0].inputSchema.$schema", "http://json-schema.org/draft-07/schema#"),
-        "tools[0].inputSchema.$schema: must be https://json-schema.org/draft/2020-12/schema "
-        "(or left out)",
+        set_("tools[0].inputSchema.$schema", "http://json-schema.org/draft-04/schema#"),
+        "tools[0].inputSchema.$schema: must name JSON Schema draft 2020-12 "
+        "(https://json-schema.org/draft/2020-12/schema), 2019-09 "
+        "(https://json-schema.org/draft/2019-09/schema) or draft-07 "
+        "(http://json-schema.org/draft-07/schema#), or be left out (draft 2020-12)",
+    ),
+    Case(
+        "input-schema-draft-not-a-string",
+        set_("tools[0].inputSchema.$schema", 7),
+        "tools[0].inputSchema.$schema: must name JSON Schema draft 2020-12 "
+        "(https://json-schema.org/draft/2020-12/schema), 2019-09 "
+        "(https://json-schema.org/draft/2019-09/schema) or draft-07 "
+        "(http://json-schema.org/draft-07/schema#), or be left out (draft 2020-12)",
+    ),
+    Case(
+        "input-schema-invalid-under-draft-07",
+        set_(
+            "tools[0].inputSchema",
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {"n": {"type": "integr"}},
+            },
+        ),
+        "tools[0].inputSchema.properties.n.type: is not valid JSON Schema (draft-07): "
+        "'integr' is not valid under any of the given schemas",
+    ),
+    Case(
+        "input-schema-2020-12-refuses-an-items-list",
+        set_(
+            "tools[0].inputSchema",
+            {"type": "object", "properties": {"pair": {"type": "array", "items": [{}, {}]}}},
+        ),
+        "tools[0].inputSchema.properties.pair.items: is not valid JSON Schema (draft 2020-12): "
+        "[{}, {}] is not of type 'object', 'boolean'",
     ),
     Case(
         "input-schema-as-list",
