@@ -54,8 +54,9 @@ def plan_sandbox(
     session: Session, verified: Verified, request: RunRequest, *, placeholders: bool
 ) -> SandboxPlan:
     """Compile the sandbox of a run with ``request``, with placeholders for
-    what only a run prepares. ``placeholders``: required variables the
-    request does not give are shown as ``<NAME>`` (to show a plan) rather
+    what only a run prepares. ``placeholders``: required variables and
+    folders the request does not give are shown as ``<NAME>`` and
+    ``<the folder you bind with --mount NAME=PATH>`` (to show a plan) rather
     than refused (to check one).
 
     Raises PolicyError, UserInputError (a binding that cannot be granted)."""
@@ -89,5 +90,6 @@ def plan_sandbox(
         bindings=bindings,
         content_dir=CONTENT_PLACEHOLDER,
         protected=[str(p) for p in session.locations.protected()],
+        placeholders=placeholders,
     )
     return SandboxPlan(spec, permission_lines(manifest))

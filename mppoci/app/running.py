@@ -60,7 +60,7 @@ def execute(
     taken from the session's environment."""
     from mppoci.audit.log import ensure_appendable
     from mppoci.manifest import permissions_digest
-    from mppoci.sandbox.launch import launch
+    from mppoci.sandbox.launch import launch, refuse_at_start
     from mppoci.signals import interruption, signals_deferred, signals_raise
 
     locations = session.locations
@@ -105,6 +105,9 @@ def execute(
     result: RunResult | None = None
     recorded = False
     try:
+        # What no host could give (a required folder unbound, a fixed
+        # variable given) is refused before the engine is asked anything.
+        refuse_at_start(m, request)
         # SIGTERM and SIGHUP raise from here on (in the main thread), so that
         # the sandbox is removed and the run recorded, as with Ctrl-C; they
         # keep raising until the record is written.

@@ -31,6 +31,9 @@ def permission_lines(manifest: Manifest) -> tuple[str, ...]:
                 f"(as {host}): {e.why}"
             )
     for v in p.env:
+        if v.value is not None:
+            lines.append(f"Set {v.name}={v.value} in the tool's environment: {v.why}")
+            continue
         kind = "the secret" if v.secret else "the value of"
         need = " (required)" if v.required else ""
         lines.append(f"Receive {kind} environment variable {v.name}{need}: {v.why}")

@@ -61,6 +61,7 @@ def text(view: PackageView) -> str:
         lines.append("  Files:")
         for f in p.filesystem:
             mode = "read-write" if f.access is Access.READ_WRITE else "read-only"
+            mode += ", required" if f.required else ""
             lines.append(
                 f"    {one(f.name)}: a folder you choose, at {one(f.path)} ({mode}) - {one(f.why)}"
             )
@@ -76,6 +77,10 @@ def text(view: PackageView) -> str:
     if p.env:
         lines.append("  Environment:")
         for v in p.env:
+            if v.value is not None:
+                fixed = f"{one(v.name)}={one(v.value)}"
+                lines.append(f"    {fixed} (set by the package) - {one(v.why)}")
+                continue
             tags = [t for t, on in (("secret", v.secret), ("required", v.required)) if on]
             suffix = f" ({', '.join(tags)})" if tags else ""
             lines.append(f"    {one(v.name)}{suffix} - {one(v.why)}")

@@ -57,7 +57,7 @@ from mppoci.hosts.pool import DEFAULT_POOL_SIZE, Pool, Sandboxes
 from mppoci.manifest import Manifest, Protocol
 from mppoci.package.stored import StoredPackage
 from mppoci.sandbox.docker_runner import RunResult
-from mppoci.sandbox.launch import RunRequest
+from mppoci.sandbox.launch import RunRequest, refuse_at_start
 from mppoci.trust.gate import Verified
 
 INSTRUCTIONS = (
@@ -568,6 +568,8 @@ def open_host(
     manifests = [p.manifest for _, _, p in packages]
     tools = expose(manifests)
     requests = split_bindings(manifests, dict(mounts or {}), dict(env or {}))
+    for manifest, request in zip(manifests, requests, strict=True):
+        refuse_at_start(manifest, request)
     client = connect(environ=session.environ)
     # What killed mppoci processes on this host left behind; best effort (a
     # container that another run removes while the sweep lists it is NotFound).

@@ -58,7 +58,14 @@ def _permissions(p: Permissions) -> dict[str, Any]:
     r = p.resources
     return {
         "filesystem": [
-            {"name": g.name, "path": g.path, "access": str(g.access), "why": g.why}
+            {
+                "name": g.name,
+                "path": g.path,
+                "access": str(g.access),
+                "why": g.why,
+                # Only when set, so packages without it keep their digests.
+                **({"required": True} if g.required else {}),
+            }
             for g in p.filesystem
         ],
         "network": {
@@ -75,7 +82,14 @@ def _permissions(p: Permissions) -> dict[str, Any]:
             ]
         },
         "env": [
-            {"name": v.name, "why": v.why, "secret": v.secret, "required": v.required}
+            {
+                "name": v.name,
+                "why": v.why,
+                "secret": v.secret,
+                "required": v.required,
+                # Only when set, so packages without it keep their digests.
+                **({"value": v.value} if v.value is not None else {}),
+            }
             for v in p.env
         ],
         "storage": [

@@ -107,12 +107,14 @@ class Tool:
 
 @dataclass(frozen=True, slots=True)
 class FilesystemGrant:
-    """A host folder the user binds at run time at ``path`` in the container."""
+    """A host folder the user binds at run time at ``path`` in the container;
+    with ``required``, a run without it is refused."""
 
     name: str
     path: str
     why: str
     access: Access = Access.READ
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +130,15 @@ class EgressRule:
 
 @dataclass(frozen=True, slots=True)
 class EnvVar:
+    """A variable of the tool's environment: passed from the host at run time
+    (``--env``), or, with ``value``, fixed by the signed manifest and set by
+    mppoci (never a secret, never required, never overridden)."""
+
     name: str
     why: str
     secret: bool = False
     required: bool = False
+    value: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,10 +63,10 @@ ANNOTATION_FIELDS = (
     "openWorldHint",
 )
 PERMISSION_FIELDS = ("filesystem", "network", "env", "storage", "resources")
-FILESYSTEM_FIELDS = ("name", "path", "access", "why")
+FILESYSTEM_FIELDS = ("name", "path", "access", "why", "required")
 NETWORK_FIELDS = ("egress",)
 EGRESS_FIELDS = ("host", "port", "why", "dangerouslyAllowAnyHost", "address")
-ENV_FIELDS = ("name", "why", "secret", "required")
+ENV_FIELDS = ("name", "why", "secret", "required", "value")
 STORAGE_FIELDS = ("name", "path", "size", "why")
 RESOURCE_FIELDS = ("memory", "cpus", "pids", "timeout", "tmp")
 
@@ -80,6 +80,13 @@ TIMEOUT_RANGE = (1_000, 24 * 3_600_000, "1s", "24h")
 PIDS_RANGE = (1, 32768)
 PORT_RANGE = (1, 65535)
 
+FIXED_VALUE_IS_PUBLIC = (
+    "a secret cannot have a value in the manifest: everyone who has the package reads it; "
+    "leave value out and have the user pass it with --env"
+)
+FIXED_VALUE_IS_SET = (
+    "a variable with a value is always set (by mppoci, from the manifest); leave required out"
+)
 NOT_CONFIRMED = (
     "a destructive tool always requires confirmation; if the tool changes nothing, "
     "say so with annotations.readOnlyHint: true or annotations.destructiveHint: false"
@@ -571,10 +578,15 @@ class _Reader:
         mount = self.field(obj, "path", path, self.container_path)
         access = self.field(obj, "access", path, self.access, Access.READ)
         why = self.field(obj, "why", path, self.description)
+        required = self.field(obj, "required", path, self.flag, False)
         if self.p.since(start):
             return None
         return FilesystemGrant(
-            name=_got(name), path=_got(mount), access=_got(access), why=_got(why)
+            name=_got(name),
+            path=_got(mount),
+            access=_got(access),
+            why=_got(why),
+            required=_got(required),
         )
 
     def access(self, value: Any, path: str) -> Access | None:
@@ -672,9 +684,21 @@ class _Reader:
         why = self.field(obj, "why", path, self.description)
         secret = self.field(obj, "secret", path, self.flag, False)
         required = self.field(obj, "required", path, self.flag, False)
+        # One line of text like every other: shown at approval, and by `policy show`.
+        fixed = self.field(obj, "value", path, self.description)
+        if fixed is not None and secret:
+            self.p.add(child(path, "value"), FIXED_VALUE_IS_PUBLIC)
+        if fixed is not None and required:
+            self.p.add(child(path, "required"), FIXED_VALUE_IS_SET)
         if self.p.since(start):
             return None
-        return EnvVar(name=_got(name), why=_got(why), secret=_got(secret), required=_got(required))
+        return EnvVar(
+            name=_got(name),
+            why=_got(why),
+            secret=_got(secret),
+            required=_got(required),
+            value=fixed,
+        )
 
     def env_name(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str):

@@ -8,7 +8,7 @@ bind. Every refusal names what was asked and why it cannot be given.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import MappingProxyType
@@ -104,8 +104,31 @@ def refusal_for_host_path(path: str, protected: Sequence[str]) -> str | None:
     return None
 
 
+def unbound_folder(name: str) -> str:
+    """What ``policy show`` puts where a required folder will be bound."""
+    return f"<the folder you bind with --mount {name}=PATH>"
+
+
+def refuse_unbound(manifest: Manifest, bound: Iterable[str]) -> None:
+    """Refuse a run that binds no folder to a required filesystem entry
+    (``bound``: the names given with ``--mount``).
+
+    Raises PolicyError."""
+    given = set(bound)
+    for entry in manifest.permissions.filesystem:
+        if entry.required and entry.name not in given:
+            raise PolicyError(
+                f"{manifest.name} requires the folder {entry.name!r} ({entry.why}); none was bound",
+                hint=f"pass --mount {entry.name}=PATH (the tool sees it at {entry.path})",
+            )
+
+
 def _mounts(
-    manifest: Manifest, bindings: Bindings, protected: Sequence[str], host: HostFacts | None
+    manifest: Manifest,
+    bindings: Bindings,
+    protected: Sequence[str],
+    host: HostFacts | None,
+    placeholders: bool,
 ) -> list[Mount]:
     declared = {entry.name: entry for entry in manifest.permissions.filesystem}
     for name in bindings.mounts:
@@ -115,14 +138,20 @@ def _mounts(
                 f"--mount {name}=...: {manifest.name} declares no filesystem entry named {name!r}",
                 hint=f"declared entries: {known}",
             )
+    if not placeholders:
+        refuse_unbound(manifest, bindings.mounts)
     mounts = []
     for entry in manifest.permissions.filesystem:
         source = bindings.mounts.get(entry.name)
+        read_only = entry.access is not Access.READ_WRITE
+        purpose = f"filesystem {entry.name}"
+        if source is None and entry.required and placeholders:
+            placeholder = unbound_folder(entry.name)
+            mounts.append(Mount(MountKind.BIND, placeholder, entry.path, read_only, purpose))
+            continue
         if source is None:
             # An unbound entry gets nothing: the path simply does not exist.
             continue
-        read_only = entry.access is not Access.READ_WRITE
-        purpose = f"filesystem {entry.name}"
         if isinstance(source, VolumeSource):
             if source.kind is MountKind.CONFIG_MAP and not read_only:
                 raise PolicyError(
@@ -160,6 +189,20 @@ def _volume_mount(source: VolumeSource, target: str, read_only: bool, purpose: s
     return Mount(source.kind, source.name, target, read_only, purpose, source.size_bytes)
 
 
+def refuse_fixed(manifest: Manifest, names: Iterable[str]) -> None:
+    """Refuse a run that tries to give a variable the manifest fixes.
+
+    Raises PolicyError."""
+    fixed = {v.name: v.value for v in manifest.permissions.env if v.value is not None}
+    for name in names:
+        if name in fixed:
+            raise PolicyError(
+                f"--env {name}: {manifest.name} sets {name}={fixed[name]} in its signed "
+                "manifest; a fixed value cannot be overridden",
+                hint=f"leave --env {name} out",
+            )
+
+
 def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
     declared = {v.name: v for v in manifest.permissions.env}
     undeclared = sorted(set(bindings.env) - set(declared))
@@ -169,10 +212,13 @@ def _env(manifest: Manifest, bindings: Bindings) -> list[EnvVar]:
             f"{', '.join(undeclared)}; undeclared variables are never passed",
             hint="variables this package declares: " + (", ".join(sorted(declared)) or "none"),
         )
+    refuse_fixed(manifest, bindings.env)
     out = []
     for var in manifest.permissions.env:
         value = bindings.env.get(var.name)
-        if isinstance(value, SecretRef):
+        if var.value is not None:
+            out.append(EnvVar(var.name, var.value, secret=False))
+        elif isinstance(value, SecretRef):
             out.append(EnvVar(var.name, "", var.secret, value_from=value))
         elif value is not None:
             out.append(EnvVar(var.name, value, var.secret))
@@ -197,6 +243,7 @@ def compile_spec(
     run_id: str = "",
     labels: Mapping[str, str] | None = None,
     arch: str | None = None,
+    placeholders: bool = False,
 ) -> ContainerSpec:
     """Compile the sandbox for one run. Raises PolicyError.
 
@@ -204,7 +251,9 @@ def compile_spec(
     cluster the volume an init container fills. ``host``: the identities of
     the host folders bound and of mppoci's own (from the shell); with them, a
     folder under another name (bind mount, hard link) is refused too. ``arch`` names the seccomp
-    profile's architecture (default: this machine's)."""
+    profile's architecture (default: this machine's). ``placeholders``: a
+    required folder not bound is shown as :func:`unbound_folder` rather than
+    refused (to show a plan)."""
     if manifest.runtime.digest is None:
         raise PolicyError(f"{manifest.name} does not pin its runtime by digest")
     egress = bindings.egress
@@ -220,7 +269,7 @@ def compile_spec(
         if isinstance(content_dir, VolumeSource)
         else Mount(MountKind.BIND, content_dir, PACKAGE_MOUNT, True, "package content")
     )
-    mounts = [content, *_mounts(manifest, bindings, protected, host)]
+    mounts = [content, *_mounts(manifest, bindings, protected, host, placeholders)]
     if egress is not None and egress.resolv_conf is not None:
         mounts.append(
             Mount(MountKind.BIND, egress.resolv_conf, RESOLV_CONF, True, "DNS: the relay only")

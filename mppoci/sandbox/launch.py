@@ -19,7 +19,13 @@ from mppoci.locations import Locations
 from mppoci.manifest import Manifest
 from mppoci.package.extract import extract_content
 from mppoci.package.stored import StoredPackage
-from mppoci.policy.compiler import Bindings, EgressBinding, compile_spec
+from mppoci.policy.compiler import (
+    Bindings,
+    EgressBinding,
+    compile_spec,
+    refuse_fixed,
+    refuse_unbound,
+)
 from mppoci.policy.spec import ContainerSpec
 from mppoci.sandbox.docker_runner import RunResult, run_container
 from mppoci.sandbox.host_facts import gather
@@ -45,6 +51,16 @@ def _host_folder(name: str, typed: str) -> str:
     return os.path.realpath(path)
 
 
+def refuse_at_start(manifest: Manifest, request: RunRequest) -> None:
+    """What the request lacks or may not ask for, whatever the host holds: a
+    required folder not bound, a fixed variable given. Checked before
+    anything is unpacked or made (the compiler checks again).
+
+    Raises PolicyError."""
+    refuse_unbound(manifest, request.mounts)
+    refuse_fixed(manifest, request.env)
+
+
 def resolve_bindings(
     manifest: Manifest,
     request: RunRequest,
@@ -53,6 +69,7 @@ def resolve_bindings(
     *,
     storage: Mapping[str, str] | None = None,
 ) -> Bindings:
+    refuse_fixed(manifest, request.env)
     env: dict[str, str] = {}
     for name, value in request.env.items():
         if value is None:
@@ -146,6 +163,7 @@ def _launch(
 
     env = environ if environ is not None else os.environ
     engine = connect(environ=env)
+    refuse_at_start(package.manifest, request)  # before anything is made or swept
     sweep(engine)  # what runs killed on this host left behind
     run_id = secrets.token_hex(8)
     with (

@@ -94,7 +94,7 @@ def test_normalised_documents_pass_the_schema(name: str) -> None:
         (("permissions", "network", "ingress"), []),
         (("permissions", "network", "egress", 0, "protocol"), "udp"),
         (("permissions", "filesystem", 0, "mode"), "0755"),
-        (("permissions", "env", 0, "value"), "x"),
+        (("permissions", "env", 0, "default"), "x"),
         (("permissions", "storage", 0, "driver"), "local"),
         (("permissions", "resources", "gpus"), 1),
     ],
@@ -159,6 +159,11 @@ def test_missing_required_field_fails_the_schema() -> None:
         (("$defs", "tool", "properties", "annotations"), manifest_parse.ANNOTATION_FIELDS),
         (("$defs", "permissions"), manifest_parse.PERMISSION_FIELDS),
         (("$defs", "permissions", "properties", "resources"), manifest_parse.RESOURCE_FIELDS),
+        (
+            ("$defs", "permissions", "properties", "filesystem", "items"),
+            manifest_parse.FILESYSTEM_FIELDS,
+        ),
+        (("$defs", "permissions", "properties", "env", "items"), manifest_parse.ENV_FIELDS),
     ],
 )
 def test_schema_lists_the_same_fields_as_the_parser(

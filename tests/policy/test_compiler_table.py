@@ -198,6 +198,40 @@ permissions:
         absent=("dst=/data",),
     ),
     Row(
+        "filesystem: a required entry bound like any other",
+        """\
+permissions:
+  filesystem:
+    - {name: repo, path: /repo, why: The repository., required: true}
+""",
+        Bindings(mounts={"repo": "/home/u/src"}),
+        kwargs={"mounts": [PACKAGE_MOUNT, bind("/home/u/src", "/repo", True)]},
+        flags=("--mount=type=bind,src=/home/u/src,dst=/repo,readonly",),
+    ),
+    Row(
+        "env: a fixed value is set by mppoci, passed or not, next to passed ones",
+        """\
+permissions:
+  env:
+    - {name: PYTHONPATH, why: Vendored code., value: /pkg/vendor}
+    - {name: NODE_OPTIONS, why: Heap., value: --max-old-space-size=512}
+    - {name: TZ, why: Zone.}
+""",
+        Bindings(env={"TZ": "UTC"}),
+        kwargs={
+            "environment": {
+                "NODE_OPTIONS": "--max-old-space-size=512",
+                "PYTHONPATH": "/pkg/vendor",
+                "TZ": "UTC",
+            }
+        },
+        flags=(
+            "--env=NODE_OPTIONS=--max-old-space-size=512",
+            "--env=PYTHONPATH=/pkg/vendor",
+            "--env=TZ=UTC",
+        ),
+    ),
+    Row(
         "storage: the folder mppoci keeps, writable",
         """\
 permissions:
@@ -349,6 +383,27 @@ REFUSALS = (
         ("requires the environment variable API_KEY (Auth.)",),
     ),
     Refusal(
+        "a fixed value given with --env",
+        "permissions:\n  env:\n    - {name: PYTHONPATH, why: Code., value: /pkg/vendor}\n",
+        Bindings(env={"PYTHONPATH": "/home/u/evil"}),
+        (
+            "--env PYTHONPATH: acme/tool sets PYTHONPATH=/pkg/vendor in its signed manifest; "
+            "a fixed value cannot be overridden",
+            "leave --env PYTHONPATH out",
+        ),
+    ),
+    Refusal(
+        "a required folder not bound",
+        "permissions:\n  filesystem:\n"
+        "    - {name: repo, path: /repo, why: The repository., required: true}\n"
+        "    - {name: extra, path: /extra, why: More.}\n",
+        Bindings(mounts={"extra": "/srv/extra"}),
+        (
+            "acme/tool requires the folder 'repo' (The repository.); none was bound",
+            "pass --mount repo=PATH (the tool sees it at /repo)",
+        ),
+    ),
+    Refusal(
         "undeclared mount name",
         DATA,
         Bindings(mounts={"home": "/home/u"}),
@@ -483,3 +538,23 @@ def test_docker_text_escapes_a_fake_enforced_line_in_an_entrypoint_argument() ->
     # Every line is one argument of ours, continued with a backslash.
     assert all(line.endswith(" \\") for line in text.splitlines()[:-1])
     assert "/pkg/run.sh" in docker_run_argv(spec)[-1]  # what Docker runs is unchanged
+
+
+def test_a_plan_shows_a_placeholder_where_a_required_folder_will_be_bound() -> None:
+    from mppoci.policy.compiler import unbound_folder
+
+    declared = (
+        "permissions:\n  filesystem:\n"
+        "    - {name: repo, path: /repo, access: read-write, why: Repo., required: true}\n"
+        "    - {name: extra, path: /extra, why: More.}\n"
+    )
+    spec = compile_(declared, placeholders=True)
+    mounts = {m.target: (m.source, m.read_only) for m in spec.mounts}
+    assert mounts == {
+        "/pkg": (CONTENT, True),
+        "/repo": ("<the folder you bind with --mount repo=PATH>", False),
+    }
+    assert unbound_folder("repo") == "<the folder you bind with --mount repo=PATH>"
+    # Bound, the placeholder gives way to the folder.
+    bound = compile_(declared, Bindings(mounts={"repo": "/srv/repo"}), placeholders=True)
+    assert {m.target: m.source for m in bound.mounts}["/repo"] == "/srv/repo"
