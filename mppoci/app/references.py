@@ -1,6 +1,9 @@
-"""From what a person typed to a digest: the lock's pins, then the store."""
+"""From what a person typed to a digest: the lock's pins, then the store;
+or to a package folder."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from mppoci.app.session import Session
 from mppoci.digest import Digest
@@ -55,3 +58,24 @@ def resolve_local(session: Session, reference: str) -> Digest:
             hint="pull it first (`mppoci pull`), then name publisher/tool[:version]",
         )
     return resolve(session.store, parse_local(reference))
+
+
+def names_folder(text: str) -> bool:
+    """Whether a command's argument names a package folder rather than a package.
+
+    Conventions: a path with ``/`` or ``.`` that exists on disk wins over a
+    store name. And an argument that is no store reference at all (neither
+    ``publisher/tool[:version]`` nor ``sha256:<digest>``) names a folder when
+    there is one by that name holding an ``mpp.yaml`` (``word-count``)."""
+    from mppoci.reference import parse_local
+
+    if not text:
+        return False
+    path = Path(text)
+    if ("/" in text or "." in text) and path.exists():
+        return True
+    try:
+        parse_local(text)
+    except UserInputError:
+        return (path / "mpp.yaml").is_file()
+    return False

@@ -20,11 +20,6 @@ def _err(message: str) -> None:
     echo(message, err=True)
 
 
-def is_folder_arg(arg: str) -> bool:
-    """Conventions: a path with ``/`` or ``.`` that exists on disk wins over a store name."""
-    return ("/" in arg or "." in arg) and Path(arg).exists()
-
-
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create (must be new or empty).")],
     name: Annotated[
@@ -63,10 +58,11 @@ def inspect(
 ) -> None:
     """Show a package's identity, digest, runtime, tools and permissions."""
     from mppoci.app.packages import assess, assess_folder
+    from mppoci.app.references import names_folder
     from mppoci.cli.render import as_json, text
 
     session = context.session()
-    view = assess_folder(session, Path(ref)) if is_folder_arg(ref) else assess(session, ref)
+    view = assess_folder(session, Path(ref)) if names_folder(ref) else assess(session, ref)
     echo(json.dumps(as_json(view), indent=2) if json_out else text(view))
 
 

@@ -52,15 +52,16 @@ def push(
 ) -> None:
     """Upload a package and its signatures; print the pushed digest."""
     from mppoci.app import pinned, resolve_local
+    from mppoci.app.references import names_folder
     from mppoci.app.remote import destination as push_destination
     from mppoci.app.remote import push as push_package
-    from mppoci.cli.package_cmds import build_folder, is_folder_arg
+    from mppoci.cli.package_cmds import build_folder
 
     session = context.session()
     dest = push_destination(destination, digest_ok=True)
     digest = (
         build_folder(Path(source))
-        if is_folder_arg(source)
+        if names_folder(source)
         else resolve_local(session, pinned(session, source))
     )
     pushed = push_package(
