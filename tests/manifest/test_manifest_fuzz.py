@@ -104,6 +104,43 @@ def test_a_value_replaced_anywhere_is_accepted_consistently_or_refused(
         _round_trip_holds(m)
 
 
+def _with_issue_19_fields() -> dict[str, Any]:
+    """GOOD with a draft-07 input schema, a fixed variable and a required folder."""
+    doc = copy.deepcopy(GOOD)
+    doc["tools"][0]["inputSchema"] = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"pair": {"type": "array", "items": [{"type": "string"}, {}]}},
+        "definitions": {"n": {"type": "integer"}},
+    }
+    doc["permissions"]["filesystem"][0]["required"] = True
+    doc["permissions"]["env"].append({"name": "PYTHONPATH", "why": "Vendored.", "value": "/pkg/v"})
+    return doc
+
+
+GOOD_19 = _with_issue_19_fields()
+PATHS_19 = _paths(GOOD_19)[1:]
+
+
+@given(st.sampled_from(PATHS_19), JSON_VALUES)
+def test_a_value_replaced_in_a_draft_07_fixed_value_required_folder_manifest(
+    path: tuple[Any, ...], value: Any
+) -> None:
+    doc = copy.deepcopy(GOOD_19)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    data = yaml.safe_dump(doc, allow_unicode=True).encode("utf-8", "surrogatepass")
+    m = _only_manifest_error(parse_source, data)
+    if m is not None:
+        _round_trip_holds(m)
+
+
+def test_the_issue_19_seed_is_valid() -> None:
+    _round_trip_holds(parse_source(yaml.safe_dump(GOOD_19).encode()))
+
+
 @given(st.integers(min_value=0), st.integers(min_value=0, max_value=255))
 def test_a_changed_config_byte_is_refused_or_means_the_same(position: int, byte: int) -> None:
     config = config_bytes(parse_source(MAXIMAL).with_runtime(DIGEST))
