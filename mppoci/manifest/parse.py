@@ -692,13 +692,7 @@ class _Reader:
             self.p.add(child(path, "required"), FIXED_VALUE_IS_SET)
         if self.p.since(start):
             return None
-        return EnvVar(
-            name=_got(name),
-            why=_got(why),
-            secret=_got(secret),
-            required=_got(required),
-            value=fixed,
-        )
+        return EnvVar(_got(name), _got(why), _got(secret), _got(required), fixed)
 
     def env_name(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str):

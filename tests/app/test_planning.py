@@ -11,6 +11,7 @@ from mppoci import app
 from mppoci.app import RunRequest, Session
 from mppoci.errors import PolicyError
 from mppoci.trust.gate import Verified
+from tests.app.publishing import publish
 from tests.conftest import SAMPLE_MANIFEST, CliRunner, write_package
 
 PERMISSIONS = """\
@@ -33,16 +34,7 @@ def session(home: Path) -> Session:
 
 @pytest.fixture
 def verified(cli: CliRunner, tmp_path: Path, session: Session) -> Verified:
-    folder = write_package(tmp_path / "pkg", SAMPLE_MANIFEST + PERMISSIONS)
-    key = str(tmp_path / "k")
-    for args in (
-        ("build", str(folder)),
-        ("key", "generate", "--output-key-prefix", key),
-        ("trust", "add", f"{key}.pub", "--publisher", "acme"),
-        ("sign", "acme/word-count", "--key", f"{key}.key"),
-    ):
-        result = cli(*args, env={"MPPOCI_PASSWORD": "pw"})
-        assert result.returncode == 0, result.stderr
+    publish(cli, write_package(tmp_path / "pkg", SAMPLE_MANIFEST + PERMISSIONS))
     return app.open_verified(session, "acme/word-count")
 
 

@@ -29,9 +29,9 @@ name: acme/repo-tool
 version: 1.0.0
 description: Show its environment and the bound repository.
 authors: [Ada]
-license: MIT
+license: Apache-2.0
 runtime: busybox
-entrypoint: ["/bin/sh", "/pkg/tool.sh"]
+entrypoint: ["/bin/sh", "/pkg/show.sh"]
 protocol: cli
 tools:
   - name: show
@@ -70,9 +70,10 @@ def _mppoci(home: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProces
     return run_mppoci(home, *args, password=PASSWORD, **kwargs)
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
+def _done(home: Path, *args: str) -> None:
+    """Run mppoci, which must succeed."""
+    result = _mppoci(home, *args)
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +81,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subprocess.run([str(MPPOCI), "runtime", "build", "busybox"], check=True, capture_output=True)
     root = tmp_path_factory.mktemp("manifest-fixes")
     home = root / "home"
-    _ok(_mppoci(home, "key", "generate", "--output-key-prefix", str(root / "k")))
-    _ok(_mppoci(home, "trust", "add", str(root / "k.pub"), "--publisher", "acme"))
+    _done(home, "key", "generate", "--output-key-prefix", str(root / "k"))
+    _done(home, "trust", "add", str(root / "k.pub"), "--publisher", "acme")
     folder = root / "pkg"
     folder.mkdir()
     (folder / "mpp.yaml").write_text(MANIFEST)
-    (folder / "tool.sh").write_text(TOOL_SH)
+    (folder / "show.sh").write_text(TOOL_SH)
     (folder / "nonce.txt").write_text(secrets.token_hex(16))  # a digest of this run only
-    _ok(_mppoci(home, "build", str(folder)))
-    _ok(_mppoci(home, "sign", "acme/repo-tool", "--key", str(root / "k.key")))
+    _done(home, "build", str(folder))
+    _done(home, "sign", "acme/repo-tool", "--key", str(root / "k.key"))
     shown = _mppoci(home, "approve", "acme/repo-tool", "--yes")
     assert shown.returncode == 0, shown.stderr
     assert "Set PYTHONPATH=/pkg/vendor in the tool's environment: the vendored code" in (

@@ -12,15 +12,9 @@ import yaml
 
 from mppoci.digest import Digest
 from mppoci.errors import ManifestError
-from mppoci.manifest import (
-    EnvVar,
-    FilesystemGrant,
-    config_bytes,
-    parse_config,
-    parse_source,
-    permissions_digest,
-    to_document,
-)
+from mppoci.manifest import config_bytes, parse_config, parse_source, to_document
+from mppoci.manifest import permissions_digest as digest_of
+from mppoci.manifest.model import EnvVar, FilesystemGrant
 from mppoci.manifest.parse import FIXED_VALUE_IS_PUBLIC, FIXED_VALUE_IS_SET
 
 ASSETS = Path(__file__).parent.parent / "assets" / "manifests"
@@ -79,7 +73,7 @@ def test_a_fixed_value_survives_the_config_round_trip_and_enters_the_permission_
     assert parse_config(config_bytes(m)) == m
     other = parse_source(_env(value="/pkg/other")).with_runtime(DIGEST)
     unset = parse_source(_env()).with_runtime(DIGEST)
-    assert len({permissions_digest(m), permissions_digest(other), permissions_digest(unset)}) == 3
+    assert len({digest_of(m), digest_of(other), digest_of(unset)}) == 3
 
 
 @pytest.mark.parametrize(
@@ -171,15 +165,13 @@ def test_a_folder_not_required_keeps_its_document_and_digest() -> None:
         assert to_document(m)["permissions"]["filesystem"] == [
             {"name": "repo", "path": "/repo", "access": "read", "why": "the repository"}
         ]
-    assert permissions_digest(parse_source(_folder())) == permissions_digest(
-        parse_source(_folder(required=False))
-    )
+    assert digest_of(parse_source(_folder())) == digest_of(parse_source(_folder(required=False)))
 
 
 def test_required_enters_the_config_and_the_permission_digest() -> None:
     m = parse_source(_folder(required=True)).with_runtime(DIGEST)
     assert parse_config(config_bytes(m)) == m
-    assert permissions_digest(m) != permissions_digest(parse_source(_folder()))
+    assert digest_of(m) != digest_of(parse_source(_folder()))
 
 
 def test_required_must_be_a_boolean() -> None:
