@@ -110,6 +110,14 @@ def test_serve_refuses_at_start_before_the_engine(session: Session, verified: Ve
 def test_the_cli_names_the_entry_and_the_flag(
     cli: CliRunner, verified: Verified, tmp_path: Path
 ) -> None:
+    inspected = cli("inspect", "acme/word-count", env=NO_ENGINE)
+    assert inspected.returncode == 0, inspected.stderr
+    assert "repo: a folder you choose, at /repo (read-only, required)" in inspected.stdout
+    assert "extra: a folder you choose, at /extra (read-only) - more files" in inspected.stdout
+    assert (
+        "PYTHONPATH=/pkg/vendor (set by the package) - the vendored dependencies"
+        in inspected.stdout
+    )
     shown = cli("policy", "show", "acme/word-count", env=NO_ENGINE)
     assert shown.returncode == 0, shown.stderr
     assert "/repo <- <the folder you bind with --mount repo=PATH> (read-only" in shown.stdout
