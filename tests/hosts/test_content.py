@@ -94,3 +94,16 @@ def test_arguments_are_checked_against_the_declared_schema() -> None:
     assert argument_problem(schema, {"n": 1}) is None
     assert "required" in (argument_problem(schema, {}) or "")
     assert (argument_problem(schema, {"n": "x"}) or "").startswith("n: ")
+
+
+def test_a_tool_killed_by_the_seccomp_filter_is_told_so() -> None:
+    result = to_result(ToolOutput(159, b"", b""), tool="probe")
+    assert result.is_error
+    assert "probe was stopped by the sandbox's seccomp filter" in _text(result)
+    assert "a system call it did not declare" in _text(result)
+
+
+def test_a_crashed_tool_is_pointed_at_the_profile() -> None:
+    result = to_result(ToolOutput(139, b"", b"Segmentation fault\n"), tool="node-tool")
+    assert "node-tool crashed: exit 139 (SIGSEGV)" in _text(result)
+    assert "Segmentation fault" in _text(result)

@@ -483,3 +483,19 @@ def test_docker_text_escapes_a_fake_enforced_line_in_an_entrypoint_argument() ->
     # Every line is one argument of ours, continued with a backslash.
     assert all(line.endswith(" \\") for line in text.splitlines()[:-1])
     assert "/pkg/run.sh" in docker_run_argv(spec)[-1]  # what Docker runs is unchanged
+
+
+def test_a_package_on_the_node_runtime_gets_the_node_group() -> None:
+    from mppoci.policy.seccomp import allowed_names, compose, groups_for
+
+    node = parse_source((HEAD + "").replace("runtime: python3", "runtime: node").encode())
+    spec = compile_spec(
+        node.with_runtime(RUNTIME_ID),
+        PACKAGE_DIGEST,
+        bindings=Bindings(),
+        content_dir=CONTENT,
+        protected=PROTECTED,
+    )
+    profile = compose(groups_for(network=False, runtime="node"))
+    assert spec.seccomp_allowed == len(allowed_names(profile))
+    assert "eventfd2" in spec.seccomp_profile and "eventfd2" not in compile_().seccomp_profile
