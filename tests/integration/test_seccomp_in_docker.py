@@ -12,7 +12,7 @@ import errno
 import json
 import platform
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -754,14 +754,27 @@ def test_raw_and_packet_sockets_are_refused_even_with_cap_net_raw(docker_client:
     assert got["netlink"] == got["inet_sctp"] == errno.EPERM, got
 
 
+def _fetch_from_a_local_server(
+    sandbox: Sandbox,
+    docker_client: Any,
+    client: Callable[[str, str], Workload],
+    without_network: tuple[Group, ...],
+) -> Outcome:
+    """The ``client`` workload must fetch from a server container under its own
+    groups; returns how it does under ``without_network`` instead."""
+    with http_server(docker_client) as (address, network):
+        workload = client(address, network)
+        _assert_shows(sandbox.attempt(workload, text_for(workload.groups)), workload)
+        return sandbox.attempt(workload, text_for(without_network))
+
+
 def test_network_profile_lets_a_client_fetch_from_a_local_server(
     sandbox: Sandbox, docker_client: Any
 ) -> None:
-    with http_server(docker_client) as (address, network):
-        workload = http_client_workload(address, network)
-        _assert_shows(sandbox.attempt(workload, text_for(workload.groups)), workload)
-        refused = sandbox.attempt(workload, text_for(groups_for(network=False)))
-        assert refused.exit_code != 0 and "PermissionError" in refused.stderr, refused
+    refused = _fetch_from_a_local_server(
+        sandbox, docker_client, http_client_workload, groups_for(network=False)
+    )
+    assert refused.exit_code != 0 and "PermissionError" in refused.stderr, refused
 
 
 # Node.js on the node runtime (its group: libuv and V8), and what a refused call looks like.
@@ -817,9 +830,13 @@ def test_each_name_node_is_given_is_needed(
 def test_node_http_client_fetches_from_a_local_server_with_egress(
     node_sandbox: Sandbox, docker_client: Any
 ) -> None:
-    with http_server(docker_client) as (address, network):
-        workload = node_http_client_workload(address, network)
-        _assert_shows(node_sandbox.attempt(workload, text_for(workload.groups)), workload)
+    refused = _fetch_from_a_local_server(
+        node_sandbox,
+        docker_client,
+        node_http_client_workload,
+        groups_for(network=False, runtime="node"),
+    )
+    assert refused.exit_code == 1 and "EPERM" in refused.stderr, refused
 
 
 def test_a_32_bit_system_call_is_killed_with_sigsys(sandbox: Sandbox) -> None:
