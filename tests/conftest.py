@@ -131,6 +131,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     recipes = RUNTIME_RECIPES if any(i.get_closest_marker("integration") for i in items) else ()
     if any("mppoci_image" in getattr(i, "fixturenames", ()) for i in items):
         recipes += ("mppoci",)
+    if any("node_image" in getattr(i, "fixturenames", ()) for i in items):
+        recipes += ("node",)
     if recipes:
         ensure_runtime_images(recipes)
 

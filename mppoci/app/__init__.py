@@ -170,6 +170,7 @@ if TYPE_CHECKING:  # sandbox, serve and k8s commands (planning, serving, kube)
     from mppoci.app.serving import Registration, install_registration, open_server, registration
     from mppoci.app.verifying import open_digest
     from mppoci.hosts.server import Host
+    from mppoci.sandbox.exit_status import Stopped, stopped_by
     from mppoci.sandbox.launch import RunRequest
 
 # name -> the module that defines it
@@ -207,6 +208,8 @@ _EXPORTS: dict[str, str] = {
     "SandboxPlan": "mppoci.app.planning",
     "plan_sandbox": "mppoci.app.planning",
     "RunRequest": "mppoci.sandbox.launch",
+    "Stopped": "mppoci.sandbox.exit_status",
+    "stopped_by": "mppoci.sandbox.exit_status",
     "Host": "mppoci.hosts.server",
     "Registration": "mppoci.app.serving",
     "open_server": "mppoci.app.serving",
@@ -421,6 +424,7 @@ __all__ = [
     "Registration",
     "RunRequest",
     "SandboxPlan",
+    "Stopped",
     "Written",
     "approval_question",
     "install_registration",
@@ -429,6 +433,7 @@ __all__ = [
     "plan_sandbox",
     "registration",
     "render_for_cluster",
+    "stopped_by",
     "write_rendering",
 ]
 

@@ -22,6 +22,7 @@ from mppoci.app.session import Session
 from mppoci.audit import events
 from mppoci.digest import Digest
 from mppoci.errors import Error
+from mppoci.sandbox.exit_status import SECCOMP_TEXT, Stopped, stopped_by
 
 if TYPE_CHECKING:
     from mppoci.sandbox.docker_runner import RunResult
@@ -42,6 +43,8 @@ class RunOutcome:
     timed_out: bool
     oom_killed: bool
     duration_seconds: float
+    # The signal that ended the tool, if one did (SIGSYS: the seccomp filter).
+    stopped: Stopped | None = None
 
 
 def execute(
@@ -72,6 +75,9 @@ def execute(
     def audit(
         outcome: str, duration: float, result: RunResult | None = None, error: str = ""
     ) -> None:
+        stopped = stopped_by(result.exit_code) if result and not result.timed_out else None
+        if stopped is not None and stopped.by_seccomp and not error:
+            error = SECCOMP_TEXT
         events.run(
             locations,
             package=m.name,
@@ -89,6 +95,7 @@ def execute(
             timed_out=bool(result and result.timed_out),
             oom_killed=bool(result and result.oom_killed),
             error=error or None,
+            signal=stopped.signal if stopped is not None else None,
         )
 
     # A run must be recorded: refuse before the sandbox starts what the
@@ -185,4 +192,5 @@ def run(
         timed_out=result.timed_out,
         oom_killed=result.oom_killed,
         duration_seconds=result.duration_seconds,
+        stopped=None if result.timed_out else stopped_by(result.exit_code),
     )

@@ -113,7 +113,9 @@ def run(
     timed_out: bool = False,
     oom_killed: bool = False,
     error: str | None = None,
+    signal: str | None = None,
 ) -> None:
+    """``signal``: the one that ended the tool (exit code 128 + N), recorded only then."""
     data: dict[str, Any] = {
         "package": package,
         "version": version,
@@ -129,6 +131,8 @@ def run(
         "timedOut": timed_out,
         "oomKilled": oom_killed,
     }
+    if signal:
+        data["signal"] = signal
     if record_args:
         kept, cut = recorded_args(args)
         data["args"] = kept

@@ -194,7 +194,7 @@ def _run(
     audit_args: bool,
     raw_output: bool = False,
 ) -> int:
-    from mppoci.app import authorize, execute, open_verified
+    from mppoci.app import authorize, execute, open_verified, stopped_by
 
     session = context.session()
     request = run_opts.request(mount, env, args)
@@ -229,6 +229,10 @@ def _run(
             f"mppoci: {manifest.name} ran out of memory ({resources.memory.text}) and was stopped",
             err=True,
         )
+    stopped = None if result.timed_out or result.oom_killed else stopped_by(result.exit_code)
+    said = stopped.describe(manifest.name) if stopped is not None else None
+    if said is not None:
+        echo(f"mppoci: {said}", err=True)
     return result.exit_code
 
 

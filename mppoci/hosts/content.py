@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from mppoci.canonical import canonical_json
 from mppoci.limits import KiB, MiB
+from mppoci.sandbox.exit_status import stopped_by
 
 # Caps on what a tool may hand back through MCP (mppoci.limits covers what
 # packages bring in; these cover what a running tool sends out).
@@ -117,9 +118,10 @@ def to_result(
             _with_stderr(f"{tool} ran out of memory ({memory}) and was stopped", output.stderr)
         )
     if output.exit_code != 0:
-        return error_result(
-            _with_stderr(f"{tool} failed with exit code {output.exit_code}", output.stderr)
-        )
+        stopped = stopped_by(output.exit_code)
+        said = stopped.describe(tool) if stopped is not None else None
+        text = said or f"{tool} failed with exit code {output.exit_code}"
+        return error_result(_with_stderr(text, output.stderr))
     text = output.stdout.decode("utf-8", errors="replace")
     if text.lstrip().startswith("{"):
         try:

@@ -263,7 +263,9 @@ def compile_spec(
         raise PolicyError(f"{manifest.name} declares no egress; it gets no network")
     resources = manifest.permissions.resources
     architecture = native_architecture(arch)
-    profile = compose(groups_for(network=egress is not None), arch=arch)
+    profile = compose(
+        groups_for(network=egress is not None, runtime=manifest.runtime.name), arch=arch
+    )
     content = (
         _volume_mount(content_dir, PACKAGE_MOUNT, True, "package content")
         if isinstance(content_dir, VolumeSource)

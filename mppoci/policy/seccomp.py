@@ -2,7 +2,9 @@
 
 A package gets ``base`` (what any process needs) and ``unix-sockets`` (local
 IPC, which asyncio and multiprocessing use even without a network); a package
-that declares egress also gets ``network``. Everything else is refused with
+that declares egress also gets ``network``, and a package on a runtime with
+needs of its own gets that runtime's group (``node``: libuv and V8), named by
+the recipe name its signed manifest pins. Everything else is refused with
 EPERM. The group files, how they were minimised and what each one allows are
 described in ``seccomp/README.md``.
 
@@ -19,6 +21,7 @@ Everything here is pure except reading the group files at the door.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import re
@@ -31,6 +34,8 @@ from typing import Any
 from mppoci.errors import UserInputError
 
 __all__ = [
+    "Group",
+    "RuntimeGroup",
     "SyscallGroup",
     "allowed_names",
     "compose",
@@ -43,9 +48,24 @@ __all__ = [
 
 
 class SyscallGroup(StrEnum):
+    """What a package may do: the groups partition their names."""
+
     BASE = "base"
     UNIX_SOCKETS = "unix-sockets"
     NETWORK = "network"
+
+
+class RuntimeGroup(StrEnum):
+    """What one runtime's interpreter needs beyond the package's groups; it may
+    repeat names of those groups (Node needs ``getsockopt``, as egress does)."""
+
+    NODE = "node"
+
+
+Group = SyscallGroup | RuntimeGroup
+
+# The runtime recipe names (as a manifest pins them) whose interpreter needs a group.
+_RUNTIME_GROUPS: Mapping[str, tuple[RuntimeGroup, ...]] = {"node": (RuntimeGroup.NODE,)}
 
 
 ALLOW = "SCMP_ACT_ALLOW"
@@ -120,11 +140,13 @@ class _Group:
         return self.syscalls | self.arch_syscalls.get(architecture, frozenset())
 
 
-def groups_for(*, network: bool) -> tuple[SyscallGroup, ...]:
-    """The groups a package gets: base and unix-sockets, plus network if it declares egress."""
+def groups_for(*, network: bool, runtime: str | None = None) -> tuple[Group, ...]:
+    """The groups a package gets: base and unix-sockets, plus network if it
+    declares egress, plus the group of its runtime (by recipe name) if it has one."""
+    extra = _RUNTIME_GROUPS.get(runtime, ()) if runtime is not None else ()
     if network:
-        return (SyscallGroup.BASE, SyscallGroup.UNIX_SOCKETS, SyscallGroup.NETWORK)
-    return (SyscallGroup.BASE, SyscallGroup.UNIX_SOCKETS)
+        return (SyscallGroup.BASE, SyscallGroup.UNIX_SOCKETS, SyscallGroup.NETWORK, *extra)
+    return (SyscallGroup.BASE, SyscallGroup.UNIX_SOCKETS, *extra)
 
 
 def default_folder() -> Path:
@@ -164,7 +186,7 @@ def denied_names(folder: Path | None = None) -> frozenset[str]:
 
 
 def compose(
-    groups: Sequence[SyscallGroup],
+    groups: Sequence[Group],
     *,
     folder: Path | None = None,
     arch: str | None = None,
@@ -184,20 +206,28 @@ def compose(
     if not groups:
         raise UserInputError(
             "a seccomp profile needs at least one syscall group",
-            hint=f"pass some of {', '.join(g.value for g in SyscallGroup)} (see groups_for)",
+            hint=f"pass some of {_known_groups()} (see groups_for)",
         )
-    try:
-        chosen = [SyscallGroup(g) for g in dict.fromkeys(groups)]
-    except ValueError as e:
-        raise UserInputError(
-            f"unknown syscall group: {e}",
-            hint=f"the groups are {', '.join(g.value for g in SyscallGroup)}",
-        ) from None
+    chosen = [_group(g) for g in dict.fromkeys(groups)]
     root = folder or default_folder()
     architecture = native_architecture(arch)
     denied = denied_names(root)
     loaded = [_load_group(root / f"{g.value}.json") for g in chosen]
     return _merge(loaded, denied, architecture)
+
+
+def _group(name: str) -> Group:
+    for kind in (SyscallGroup, RuntimeGroup):
+        with contextlib.suppress(ValueError):
+            return kind(name)
+    raise UserInputError(
+        f"unknown syscall group: {name!r} is not a valid group",
+        hint=f"the groups are {_known_groups()}",
+    )
+
+
+def _known_groups() -> str:
+    return ", ".join(g.value for g in (*SyscallGroup, *RuntimeGroup))
 
 
 def profile_text(profile: Mapping[str, Any]) -> str:

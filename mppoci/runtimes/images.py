@@ -44,6 +44,7 @@ _SKIP_PREFIXES = (
     "var/lib/apt/lists/",
     "var/log/",
 )
+_DOC = "usr/share/doc/"
 _SKIP_FILES = ("etc/machine-id", "var/cache/ldconfig/aux-cache", "etc/hostname", "etc/resolv.conf")
 
 Log = Callable[[str], None]
@@ -134,16 +135,29 @@ def _install_mppoci(root: Path, log: Log) -> None:
     launcher.chmod(0o755)
 
 
-def _skip(relpath: str) -> bool:
-    return relpath in _SKIP_FILES or any(
+def _skip(relpath: str, exclude: tuple[str, ...] = ()) -> bool:
+    if relpath in _SKIP_FILES or any(
         relpath.startswith(p) and relpath != p.rstrip("/") for p in _SKIP_PREFIXES
+    ):
+        return True
+    return any(relpath.startswith(folder + "/") for folder in exclude) and not _kept(relpath)
+
+
+def _kept(relpath: str) -> bool:
+    """Debian's licence notices (and their folders) stay when usr/share/doc is excluded."""
+    parts = relpath.split("/")
+    return relpath.startswith(_DOC) and (
+        len(parts) == 4 or (len(parts) == 5 and parts[4] == "copyright")
     )
 
 
-def write_rootfs_layer(root: Path, out: io.BufferedWriter, *, mtime: int) -> None:
-    """Tar ``root`` reproducibly: sorted entries, mtimes clamped, no owner names."""
+def write_rootfs_layer(
+    root: Path, out: io.BufferedWriter, *, mtime: int, exclude: tuple[str, ...] = ()
+) -> None:
+    """Tar ``root`` reproducibly: sorted entries, mtimes clamped, no owner names;
+    the folders ``exclude`` names are left out (their own entries stay)."""
     paths = sorted(
-        (p for p in root.rglob("*") if not _skip(p.relative_to(root).as_posix())),
+        (p for p in root.rglob("*") if not _skip(p.relative_to(root).as_posix(), exclude)),
         key=lambda p: p.relative_to(root).as_posix(),
     )
     for extra in ("pkg", "tmp"):
@@ -213,7 +227,7 @@ def build_runtime(
             _install_mppoci(root, log)
         layer = work / "layer.tar"
         with layer.open("wb") as out:
-            write_rootfs_layer(root, out, mtime=source_date_epoch)
+            write_rootfs_layer(root, out, mtime=source_date_epoch, exclude=recipe.exclude)
         config = _image_config(_sha256_file(layer), recipe)
         config_name = hashlib.sha256(config).hexdigest() + ".json"
         archive = work / "image.tar"

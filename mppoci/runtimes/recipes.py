@@ -30,6 +30,9 @@ class Recipe:
     include: tuple[str, ...] = ()
     mirror: str = "http://deb.debian.org/debian"
     with_mppoci: bool = False  # install this mppoci and its dependencies in /opt/mppoci
+    # Folders of the rootfs left out of the image (``usr/share/man``); Debian's
+    # copyright files under ``usr/share/doc`` are kept even when it is excluded.
+    exclude: tuple[str, ...] = ()
 
     @property
     def image_tag(self) -> str:
@@ -48,7 +51,10 @@ def _parse(path: Path) -> Recipe:
         doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise UserInputError(f"runtime recipe {path} cannot be read: {e}") from e
-    allowed = {"name", "description", "source", "suite", "variant", "include", "mirror", "mppoci"}
+    allowed = {
+        *("name", "description", "source", "suite", "variant", "include", "mirror"),
+        *("mppoci", "exclude"),
+    }
     if not isinstance(doc, dict) or not set(doc) <= allowed:
         raise UserInputError(
             f"runtime recipe {path} is malformed",
@@ -78,7 +84,22 @@ def _parse(path: Path) -> Recipe:
         include=tuple(include),
         mirror=str(doc.get("mirror", "http://deb.debian.org/debian")),
         with_mppoci=with_mppoci,
+        exclude=_exclude(doc.get("exclude", []), path),
     )
+
+
+def _exclude(raw: Any, path: Path) -> tuple[str, ...]:
+    """Folders to leave out: relative paths below the rootfs, without ``..``."""
+    problem = f"runtime recipe {path}: exclude must be a list of relative folder paths"
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise UserInputError(problem)
+    folders: list[str] = []
+    for text in raw:
+        parts = text.strip("/").split("/")
+        if text.startswith("/") or not text.strip("/") or any(p in ("", ".", "..") for p in parts):
+            raise UserInputError(problem, hint=f"{text!r} is not one (write e.g. usr/share/man)")
+        folders.append("/".join(parts))
+    return tuple(folders)
 
 
 def list_recipes(folder: Path | None = None) -> tuple[Recipe, ...]:

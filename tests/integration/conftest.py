@@ -37,3 +37,13 @@ def skopeo() -> str:
 def _runtimes_built(runtime_images: None) -> None:
     """Every integration test may run a package: the runtimes exist first
     (tests/conftest.py builds them when missing)."""
+
+
+@pytest.fixture(scope="session")
+def node_image() -> str:
+    """The node runtime (runtimes/node), built when missing: tests/conftest.py
+    builds it before the first test that asks for it (about 35 s)."""
+    from tests.conftest import ensure_runtime_images
+
+    ensure_runtime_images(("node",))
+    return "mppoci-runtime/node:latest"

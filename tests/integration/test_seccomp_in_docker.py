@@ -12,20 +12,22 @@ import errno
 import json
 import platform
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 import pytest
 import requests
 
-from mppoci.policy.seccomp import SyscallGroup, compose, groups_for, profile_text
+from mppoci.policy.seccomp import Group, SyscallGroup, compose, groups_for, profile_text
 
 pytestmark = pytest.mark.integration
 
 PYTHON_IMAGE = "mppoci-runtime/python3:latest"
 BUSYBOX_IMAGE = "mppoci-runtime/busybox:latest"
+NODE_IMAGE = "mppoci-runtime/node:latest"
 NOBODY = "65534:65534"
 
 # What a plain Python tool does: files, json, hashing, tempfiles, threads,
@@ -178,6 +180,125 @@ with multiprocessing.Pool(2) as pool:
 print("OK")
 """
 
+# What a Node.js tool does (an MCP server on stdio, say): files sync and async, a
+# gzip stream, crypto, timers, a worker thread with shared memory, child
+# processes (a shell, another node, fork with its IPC channel, a killed sleep).
+# An HTTP server cannot listen: bind and listen are refused, as a clean error.
+NODE_SCRIPT = r"""
+const assert = require("node:assert");
+const childProcess = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const fsp = require("node:fs/promises");
+const http = require("node:http");
+const os = require("node:os");
+const path = require("node:path");
+const zlib = require("node:zlib");
+const { Worker } = require("node:worker_threads");
+
+async function main() {
+  assert.ok(process.versions.node.split(".")[0] >= 18);
+  assert.strictEqual(process.getuid(), 65534);
+  assert.ok(os.cpus().length > 0 && os.totalmem() > 0 && os.hostname());
+  assert.ok(fs.readFileSync("/etc/os-release", "utf8").toLowerCase().includes("debian"));
+  // files, sync and async
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tool-"));
+  fs.writeFileSync(path.join(dir, "a.txt"), "hello");
+  fs.renameSync(path.join(dir, "a.txt"), path.join(dir, "b.txt"));
+  fs.copyFileSync(path.join(dir, "b.txt"), path.join(dir, "c.txt"));
+  fs.symlinkSync("c.txt", path.join(dir, "link"));
+  assert.strictEqual(fs.readlinkSync(path.join(dir, "link")), "c.txt");
+  await fsp.mkdir(path.join(dir, "sub", "deep"), { recursive: true });
+  await fsp.writeFile(path.join(dir, "sub", "deep", "d.json"), JSON.stringify({ n: 2 }));
+  const names = (await fsp.readdir(dir, { withFileTypes: true })).map((e) => e.name).sort();
+  assert.deepStrictEqual(names, ["b.txt", "c.txt", "link", "sub"]);
+  const st = await fsp.stat(path.join(dir, "c.txt"));
+  assert.strictEqual(st.size, 5);
+  await fsp.utimes(path.join(dir, "c.txt"), 1, 1);
+  await fsp.chmod(path.join(dir, "c.txt"), 0o600);
+  await fsp.appendFile(path.join(dir, "c.txt"), " world");
+  assert.strictEqual(await fsp.readFile(path.join(dir, "c.txt"), "utf8"), "hello world");
+  assert.strictEqual(await fsp.realpath(path.join(dir, "link")), path.join(dir, "c.txt"));
+  const handle = await fsp.open(path.join(dir, "big"), "w+");
+  await handle.write(Buffer.alloc(1 << 20, 7));
+  await handle.sync();
+  await handle.truncate(1000);
+  await handle.close();
+  await new Promise((resolve, reject) =>
+    fs.createReadStream(path.join(dir, "big"))
+      .pipe(zlib.createGzip())
+      .pipe(fs.createWriteStream(path.join(dir, "big.gz")))
+      .on("finish", resolve)
+      .on("error", reject),
+  );
+  assert.strictEqual(zlib.gunzipSync(fs.readFileSync(path.join(dir, "big.gz"))).length, 1000);
+  await fsp.rm(dir, { recursive: true });
+  // crypto, timers, promises
+  assert.strictEqual(crypto.createHash("sha256").update("x").digest("hex").length, 64);
+  assert.strictEqual(crypto.randomBytes(16).length, 16);
+  assert.ok(crypto.randomUUID());
+  await new Promise((resolve) => crypto.pbkdf2("pw", "salt", 1000, 32, "sha256", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setImmediate(resolve));
+  let ticks = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => { if (++ticks === 3) { clearInterval(timer); resolve(); } }, 5);
+  });
+  // worker threads with a message channel and shared memory
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const answer = await new Promise((resolve, reject) => {
+    const worker = new Worker(
+      "const { parentPort, workerData } = require('node:worker_threads');" +
+        "Atomics.add(workerData, 0, 5);" +
+        "parentPort.on('message', (n) => { parentPort.postMessage(n * 2); parentPort.close(); });",
+      { eval: true, workerData: shared },
+    );
+    worker.on("message", resolve);
+    worker.on("error", reject);
+    worker.postMessage(21);
+  });
+  assert.strictEqual(answer, 42);
+  assert.strictEqual(Atomics.load(shared, 0), 5);
+  // child processes: spawn with pipes, a shell, execFile, another node, a signal
+  const out = childProcess.execFileSync("/bin/sh", ["-c", "echo piped; cat"], { input: "in" });
+  assert.strictEqual(out.toString(), "piped\nin");
+  assert.strictEqual(childProcess.execSync("echo $((6 * 7))").toString(), "42\n");
+  const nodeKid = childProcess.spawnSync(process.execPath, ["-e", "console.log(1 + 1)"]);
+  assert.strictEqual(nodeKid.stdout.toString(), "2\n", nodeKid.stderr.toString());
+  await new Promise((resolve, reject) => {
+    const kid = childProcess.spawn("sleep", ["10"]);
+    kid.on("exit", (code, signal) =>
+      signal === "SIGTERM" ? resolve() : reject(new Error(`${code} ${signal}`)));
+    setTimeout(() => kid.kill("SIGTERM"), 20);
+  });
+  const forked = await new Promise((resolve, reject) => {
+    const childFile = path.join(os.tmpdir(), "child.js");
+    fs.writeFileSync(
+      childFile, "process.on('message', (m) => { process.send(m + 1); process.disconnect(); });");
+    const kid = childProcess.fork(childFile);
+    kid.on("message", resolve);
+    kid.on("error", reject);
+    kid.send(1);
+  });
+  assert.strictEqual(forked, 2);
+  // a signal to itself, handled
+  await new Promise((resolve) => {
+    process.once("SIGUSR2", resolve);
+    process.kill(process.pid, "SIGUSR2");
+  });
+  // an http server: listening is refused by the profile (no bind/listen), as a clean error
+  const listened = await new Promise((resolve) => {
+    const server = http.createServer((req, res) => res.end("hi"));
+    server.on("error", (e) => resolve(e.code));
+    server.listen(0, "127.0.0.1", () => { server.close(); resolve("listening"); });
+  });
+  console.log("listen: " + listened);
+  console.log("OK");
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
+"""
+
 BUSYBOX_SCRIPT = "echo hi; ls /; cat /etc/passwd"
 
 # More of busybox: what a shell-script tool on the busybox runtime does.
@@ -317,12 +438,46 @@ print("OK")
 """
 
 
+# Node's own HTTP client and fetch(), against a server container the test makes.
+NODE_HTTP_CLIENT_SCRIPT = r"""
+const http = require("node:http");
+const server = process.argv[1];
+async function main() {
+  const body = await new Promise((resolve, reject) => {
+    http.get(`http://${server}:8080/passwd`, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve(text));
+    }).on("error", reject);
+  });
+  if (!body.includes("nobody")) throw new Error("no passwd");
+  const response = await fetch(`http://${server}:8080/group`);
+  if (response.status !== 200 || !(await response.text()).includes("nogroup")) {
+    throw new Error("fetch failed");
+  }
+  console.log("OK");
+}
+main().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+# A 32-bit system call (int 0x80) from a 64-bit process: the profile lists the
+# native architecture only, so the kernel kills the process with SIGSYS.
+INT80_SCRIPT = r"""
+import ctypes, mmap
+code = bytes([0xB8, 0x14, 0, 0, 0, 0xCD, 0x80, 0xC3])  # mov eax, 20 (i386 getpid); int 0x80; ret
+buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(code)
+address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+print("getpid", ctypes.CFUNCTYPE(ctypes.c_int)(address)(), flush=True)
+"""
+
+
 @dataclass(frozen=True)
 class Workload:
     """A command that must exit 0 and print every ``expect`` text under ``groups``."""
 
     name: str
-    groups: tuple[SyscallGroup, ...]
+    groups: tuple[Group, ...]
     image: str
     command: tuple[str, ...]
     expect: tuple[str, ...]
@@ -437,6 +592,27 @@ def shell_workload() -> Workload:
     )
 
 
+def node_workload() -> Workload:
+    return Workload(
+        "node",
+        groups_for(network=False, runtime="node"),
+        NODE_IMAGE,
+        ("node", "-e", NODE_SCRIPT),
+        ("listen: EPERM\nOK\n",),
+    )
+
+
+def node_http_client_workload(server: str, network: str) -> Workload:
+    return Workload(
+        "node-http-client",
+        groups_for(network=True, runtime="node"),
+        NODE_IMAGE,
+        ("node", "-e", NODE_HTTP_CLIENT_SCRIPT, server),
+        ("OK\n",),
+        network=network,
+    )
+
+
 def http_client_workload(server: str, network: str) -> Workload:
     return Workload(
         "http-client",
@@ -479,8 +655,8 @@ def http_server(client: Any) -> Iterator[tuple[str, str]]:
         network.remove()
 
 
-def text_for(groups: tuple[SyscallGroup, ...]) -> str:
-    return profile_text(compose(groups))
+def text_for(groups: tuple[Group, ...], folder: Path | None = None) -> str:
+    return profile_text(compose(groups, folder=folder))
 
 
 @pytest.fixture(scope="module")
@@ -500,7 +676,7 @@ def _assert_shows(outcome: Outcome, workload: Workload) -> None:
     )
 
 
-def _probe(sandbox: Sandbox, script: str, groups: tuple[SyscallGroup, ...]) -> dict[str, int]:
+def _probe(sandbox: Sandbox, script: str, groups: tuple[Group, ...]) -> dict[str, int]:
     outcome = sandbox.run(PYTHON_IMAGE, ("python3", "-c", script), text_for(groups))
     assert outcome.exit_code == 0, outcome.stderr
     result: dict[str, int] = json.loads(outcome.stdout)
@@ -578,11 +754,96 @@ def test_raw_and_packet_sockets_are_refused_even_with_cap_net_raw(docker_client:
     assert got["netlink"] == got["inet_sctp"] == errno.EPERM, got
 
 
+def _fetch_from_a_local_server(
+    sandbox: Sandbox,
+    docker_client: Any,
+    client: Callable[[str, str], Workload],
+    without_network: tuple[Group, ...],
+) -> Outcome:
+    """The ``client`` workload must fetch from a server container under its own
+    groups; returns how it does under ``without_network`` instead."""
+    with http_server(docker_client) as (address, network):
+        workload = client(address, network)
+        _assert_shows(sandbox.attempt(workload, text_for(workload.groups)), workload)
+        return sandbox.attempt(workload, text_for(without_network))
+
+
 def test_network_profile_lets_a_client_fetch_from_a_local_server(
     sandbox: Sandbox, docker_client: Any
 ) -> None:
-    with http_server(docker_client) as (address, network):
-        workload = http_client_workload(address, network)
-        _assert_shows(sandbox.attempt(workload, text_for(workload.groups)), workload)
-        refused = sandbox.attempt(workload, text_for(groups_for(network=False)))
-        assert refused.exit_code != 0 and "PermissionError" in refused.stderr, refused
+    refused = _fetch_from_a_local_server(
+        sandbox, docker_client, http_client_workload, groups_for(network=False)
+    )
+    assert refused.exit_code != 0 and "PermissionError" in refused.stderr, refused
+
+
+# Node.js on the node runtime (its group: libuv and V8), and what a refused call looks like.
+
+NODE_GROUP_NAMES = (
+    "copy_file_range",
+    "eventfd2",
+    "fchmod",
+    "getsockname",
+    "getsockopt",
+    "shutdown",
+)
+
+
+@pytest.fixture(scope="module")
+def node_sandbox(sandbox: Sandbox, node_image: str) -> Sandbox:
+    return sandbox
+
+
+def test_node_tool_runs_its_whole_workload_without_network(node_sandbox: Sandbox) -> None:
+    workload = node_workload()
+    _assert_shows(node_sandbox.attempt(workload, text_for(workload.groups)), workload)
+
+
+def test_node_dies_at_start_without_its_group_as_issue_19_saw(node_sandbox: Sandbox) -> None:
+    outcome = node_sandbox.run(NODE_IMAGE, ("node", "-e", "1"), text_for(groups_for(network=False)))
+    # PID 1 cannot die of its own SIGABRT: abort() ends in SIGSEGV, exit 139.
+    assert outcome.exit_code == 139, outcome
+    assert "Assertion failed: (uv_loop_init(&tracing_loop_)) == (0)" in outcome.stderr
+
+
+@pytest.mark.parametrize("name", [*NODE_GROUP_NAMES, "epoll_pwait"])
+def test_each_name_node_is_given_is_needed(
+    node_sandbox: Sandbox, tmp_path: Path, name: str
+) -> None:
+    folder = tmp_path / "seccomp"
+    for source in Path(__file__).resolve().parents[2].joinpath("seccomp").glob("*.json"):
+        doc = json.loads(source.read_text())
+        if name in doc.get("syscalls", []):
+            doc["syscalls"].remove(name)
+            doc.get("unexercised", {}).pop(name, None)
+        folder.mkdir(exist_ok=True)
+        (folder / source.name).write_text(json.dumps(doc))
+    workload = replace(node_workload(), expect=("OK\n",))
+    # The workload takes under a second; without shutdown a child never sees
+    # the end of its stdin and it hangs until this timeout.
+    quick = replace(node_sandbox, timeout=10)
+    outcome = quick.attempt(workload, text_for(workload.groups, folder))
+    assert not outcome.shows(workload), f"node passed without {name}: drop it from the group"
+
+
+def test_node_http_client_fetches_from_a_local_server_with_egress(
+    node_sandbox: Sandbox, docker_client: Any
+) -> None:
+    refused = _fetch_from_a_local_server(
+        node_sandbox,
+        docker_client,
+        node_http_client_workload,
+        groups_for(network=False, runtime="node"),
+    )
+    assert refused.exit_code == 1 and "EPERM" in refused.stderr, refused
+
+
+def test_a_32_bit_system_call_is_killed_with_sigsys(sandbox: Sandbox) -> None:
+    assert platform.machine() == "x86_64", "the probe is x86_64 machine code"
+    control = sandbox.run(PYTHON_IMAGE, ("python3", "-c", INT80_SCRIPT), None)
+    assert control.exit_code == 0 and "getpid" in control.stdout, control
+    outcome = sandbox.run(
+        PYTHON_IMAGE, ("python3", "-c", INT80_SCRIPT), text_for(groups_for(network=False))
+    )
+    assert outcome.exit_code == 128 + 31, outcome  # SIGSYS
+    assert "getpid" not in outcome.stdout

@@ -558,3 +558,19 @@ def test_a_plan_shows_a_placeholder_where_a_required_folder_will_be_bound() -> N
     # Bound, the placeholder gives way to the folder.
     bound = compile_(declared, Bindings(mounts={"repo": "/srv/repo"}), placeholders=True)
     assert {m.target: m.source for m in bound.mounts}["/repo"] == "/srv/repo"
+
+
+def test_a_package_on_the_node_runtime_gets_the_node_group() -> None:
+    from mppoci.policy.seccomp import allowed_names, compose, groups_for
+
+    node = parse_source((HEAD + "").replace("runtime: python3", "runtime: node").encode())
+    spec = compile_spec(
+        node.with_runtime(RUNTIME_ID),
+        PACKAGE_DIGEST,
+        bindings=Bindings(),
+        content_dir=CONTENT,
+        protected=PROTECTED,
+    )
+    profile = compose(groups_for(network=False, runtime="node"))
+    assert spec.seccomp_allowed == len(allowed_names(profile))
+    assert "eventfd2" in spec.seccomp_profile and "eventfd2" not in compile_().seccomp_profile

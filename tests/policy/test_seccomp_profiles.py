@@ -11,6 +11,7 @@ import pytest
 
 from mppoci.errors import UserInputError
 from mppoci.policy.seccomp import (
+    RuntimeGroup,
     SyscallGroup,
     allowed_names,
     compose,
@@ -438,3 +439,62 @@ def test_unknown_group_name_is_an_error() -> None:
 def test_groups_may_be_given_by_name() -> None:
     by_name = compose(["base", "unix-sockets"], arch="x86_64")  # type: ignore[list-item]
     assert by_name == _no_network()
+
+
+# Runtime groups: what an interpreter needs, given by the runtime recipe name.
+
+NODE_NEEDS = {"eventfd2", "epoll_pwait", "copy_file_range", "fchmod"}
+NODE_SOCKET_CALLS = {"getsockopt", "getsockname", "shutdown"}
+
+
+def test_only_the_node_runtime_gets_the_node_group() -> None:
+    assert groups_for(network=False, runtime="node") == (
+        *groups_for(network=False),
+        RuntimeGroup.NODE,
+    )
+    assert groups_for(network=True, runtime="node")[-1] is RuntimeGroup.NODE
+    for other in ("python3", "busybox", "mppoci", "ghcr.io/acme/node", None):
+        assert groups_for(network=False, runtime=other) == groups_for(network=False)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_node_adds_what_libuv_needs_and_no_server_or_kernel_call(arch: str) -> None:
+    python = allowed_names(compose(groups_for(network=False), arch=arch))
+    node = allowed_names(compose(groups_for(network=False, runtime="node"), arch=arch))
+    assert node - python == (NODE_NEEDS | NODE_SOCKET_CALLS) - python
+    assert "epoll_pwait" in python  # libuv waits in it on x86_64 too
+    assert not node & ({"bind", "listen", "accept", "accept4"} | denied_names())
+    with_egress = allowed_names(compose(groups_for(network=True, runtime="node"), arch=arch))
+    assert with_egress - allowed_names(_network(arch)) == {"copy_file_range", "eventfd2", "fchmod"}
+    assert len(with_egress) < DOCKER_DEFAULT_ALLOWS // 3
+
+
+def test_node_group_composes_with_network_although_they_share_socket_calls() -> None:
+    # A runtime group describes an interpreter, not a permission: it may repeat
+    # names of a package group (never under conditions, which compose refuses).
+    doc = json.loads((REPO_SECCOMP / "node.json").read_text())
+    assert set(doc["syscalls"]) == (NODE_NEEDS - {"epoll_pwait"}) | NODE_SOCKET_CALLS
+    assert doc["syscalls"] == sorted(doc["syscalls"]) and "rules" not in doc
+    network = _group_doc(SyscallGroup.NETWORK)
+    assert set(network["syscalls"]) >= NODE_SOCKET_CALLS
+    compose((*ALL_GROUPS, RuntimeGroup.NODE), arch="x86_64")  # no error
+
+
+def test_runtime_groups_may_be_given_by_name() -> None:
+    by_name = compose(["base", "unix-sockets", "node"], arch="x86_64")  # type: ignore[list-item]
+    assert by_name == compose(groups_for(network=False, runtime="node"), arch="x86_64")
+
+
+def test_readme_states_the_count_per_runtime() -> None:
+    readme = (REPO_SECCOMP / "README.md").read_text()
+    for runtime in ("busybox", "mppoci", "node", "python3"):
+        cells = [
+            " / ".join(
+                str(len(allowed_names(compose(groups_for(network=n, runtime=runtime), arch=a))))
+                for a in ("x86_64", "aarch64")
+            )
+            for n in (False, True)
+        ]
+        groups = " + ".join(g.value for g in groups_for(network=False, runtime=runtime))
+        row = f"| {runtime} | {groups} | {cells[0]} | {cells[1]} |"
+        assert row in readme, f"seccomp/README.md should have the row {row!r}"
