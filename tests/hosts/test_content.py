@@ -96,7 +96,6 @@ def test_arguments_are_checked_against_the_declared_schema() -> None:
     assert (argument_problem(schema, {"n": "x"}) or "").startswith("n: ")
 
 
-<<<<<<< HEAD
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 DRAFT_2019_09 = "https://json-schema.org/draft/2019-09/schema"
 
@@ -133,7 +132,8 @@ def test_draft_07_tuple_items_and_2019_09_dependent_required() -> None:
         argument_problem({"$schema": DRAFT_2019_09, **dependent}, {"a": 1}) or ""
     )
     assert argument_problem({"$schema": DRAFT_07, **dependent}, {"a": 1}) is None
-=======
+
+
 def test_a_tool_killed_by_the_seccomp_filter_is_told_so() -> None:
     result = to_result(ToolOutput(159, b"", b""), tool="probe")
     assert result.is_error
@@ -145,4 +145,3 @@ def test_a_crashed_tool_is_pointed_at_the_profile() -> None:
     result = to_result(ToolOutput(139, b"", b"Segmentation fault\n"), tool="node-tool")
     assert "node-tool crashed: exit 139 (SIGSEGV)" in _text(result)
     assert "Segmentation fault" in _text(result)
->>>>>>> h19-runtime
