@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
+
 from mppoci.policy.seccomp import (  # noqa: E402
     SyscallGroup,
     compose,
