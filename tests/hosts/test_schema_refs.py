@@ -106,3 +106,13 @@ def test_local_and_embedded_refs_still_resolve() -> None:
         "properties": {"a": {"$ref": "http://json-schema.org/draft-07/schema#"}},
     }
     assert argument_problem(meta, {"a": {"type": "string"}}) is None
+
+
+@pytest.mark.parametrize("draft", DRAFTS)
+def test_a_schema_referring_to_itself_without_end_refuses_the_call(draft: str | None) -> None:
+    schema: dict[str, object] = {"type": "object", "$ref": "#"}
+    if draft is not None:
+        schema["$schema"] = draft
+    problem = argument_problem(schema, {"a": 1})
+    assert problem is not None
+    assert "refers to itself without end" in problem
