@@ -70,6 +70,8 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
         errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))
     except Unresolvable as e:  # mppoci never fetches a $ref: the call cannot be checked
         return f"the tool's input schema refers to {e.ref!r}, which mppoci does not fetch"
+    except RecursionError:  # {"$ref": "#"}: no instance ever gets an answer
+        return "the tool's input schema refers to itself without end; it cannot be checked"
     if not errors:
         return None
     first = errors[0]
