@@ -61,10 +61,17 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
     """Why ``arguments`` do not fit the tool's declared input schema (under
     the JSON Schema draft it names), or None. The text may quote the
     arguments: it is for the client, not the audit log."""
+    from referencing.exceptions import Unresolvable
+
     from mppoci.manifest.drafts import validator_for
 
     validator = validator_for(schema)
-    errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))
+    except Unresolvable as e:  # mppoci never fetches a $ref: the call cannot be checked
+        return f"the tool's input schema refers to {e.ref!r}, which mppoci does not fetch"
+    except RecursionError:  # {"$ref": "#"}: no instance ever gets an answer
+        return "the tool's input schema refers to itself without end; it cannot be checked"
     if not errors:
         return None
     first = errors[0]

@@ -5,6 +5,11 @@ A schema without ``$schema`` is draft 2020-12. Draft-07 is what zod-based
 TypeScript MCP servers emit, 2019-09 what some others do; each schema is
 checked against its own draft's meta-schema at build, and a call's arguments
 are validated under the same draft. Any other ``$schema`` is refused.
+
+A ``$ref`` resolves inside the schema (``#/definitions/...``, a subschema's
+``$id``) or to a draft's own meta-schema, never by fetching: jsonschema's
+default would retrieve any other URI (``http://``, ``file://``) from the host,
+outside the sandbox and on every call. Such a reference is unresolvable.
 """
 
 from __future__ import annotations
@@ -65,7 +70,9 @@ def validator_class(draft: Draft) -> type[Validator]:
 
 
 def validator_for(schema: Mapping[str, Any]) -> Validator:
-    """A validator of instances against ``schema``, under the draft it names.
+    """A validator of instances against ``schema``, under the draft it names,
+    that resolves no ``$ref`` by fetching it (its iteration raises
+    ``referencing.exceptions.Unresolvable`` for one it cannot resolve).
 
     Raises:
         ValueError: ``schema`` names no accepted draft (a caller's bug: every
@@ -74,4 +81,8 @@ def validator_for(schema: Mapping[str, Any]) -> Validator:
     draft = draft_of(schema)
     if draft is None:
         raise ValueError(f"the input schema names an unknown draft: {schema.get('$schema')!r}")
-    return validator_class(draft)(dict(schema))
+    from referencing import Registry
+
+    # A registry of our own has no retrieve (jsonschema adds the drafts'
+    # meta-schemas to it); without one, jsonschema fetches unknown URIs.
+    return validator_class(draft)(dict(schema), registry=Registry())
