@@ -62,8 +62,8 @@ if TYPE_CHECKING:
         pins,
     )
 
-    # cli-a: the use cases of the CLI's package, trust, signing, registry,
-    # bundle, lock, audit and runtime commands
+    # packages, trust, signing, registries,
+    # bundles, locks, the audit trail and runtimes
     from mppoci.app.packages import (
         Built,
         PackageView,
@@ -136,7 +136,7 @@ if TYPE_CHECKING:
         verify_digest,
     )
 
-    # cli-a: value types
+    # value types
     from mppoci.digest import Digest
     from mppoci.errors import (
         DigestMismatchError,
@@ -234,8 +234,8 @@ _EXPORTS: dict[str, str] = {
     "terminal_safe": "mppoci.text",
     "RegistryClient": "mppoci.registry.client",
     "LOCK_FILE": "mppoci.lockfile",
-    # cli-a: the use cases of the CLI's package, trust, signing, registry,
-    # bundle, lock, audit and runtime commands, and the value types they show
+    # packages, trust, signing, registries,
+    # bundles, locks, the audit trail and runtimes, and the values they return
     # packages (mppoci.app.packages)
     "Built": "mppoci.app.packages",
     "PackageView": "mppoci.app.packages",
@@ -349,7 +349,7 @@ __all__ = [
     "trust_on_first_use",
     "verify_audited",
     "verify_digest",
-    # cli-a
+    # packages, trust, signing, registries, bundles, locks, audit, runtimes
     "__version__",
     "Access",
     "AuditFilter",
