@@ -1,7 +1,8 @@
 """A library host that passes ``Session.open(environ={...})`` expects the
 session to read only what it passed (docs/python-api.md: "the environment it
-may read (engine address, registry credentials)"). The engine address and
-the egress settings are still read from this process's environment."""
+may read (engine address, registry credentials)"): the engine address and
+the egress settings come from the session's environment, never from this
+process's when the host passed its own."""
 
 from __future__ import annotations
 

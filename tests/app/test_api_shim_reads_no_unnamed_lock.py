@@ -1,6 +1,6 @@
-"""``mppoci.api.run`` (the first release's API, kept as a shim) read no lock
-file unless one was named; the shim now applies the pins of an
-``mppoci.lock`` lying in the working folder, which the caller never named."""
+"""``mppoci.api.run`` (the first release's API, kept as a shim) reads no
+lock file unless the caller names one, as before: an ``mppoci.lock`` lying
+in the working folder (a cloned repository) does not re-point its references."""
 
 from __future__ import annotations
 
