@@ -106,9 +106,9 @@ if TYPE_CHECKING:
         PushedRuntime,
         RuntimeRow,
         build_runtime,
+        list_runtimes,
         pull_runtime,
         push_runtime,
-        runtimes,
     )
     from mppoci.app.session import Session
     from mppoci.app.signing import (
@@ -301,7 +301,7 @@ _EXPORTS: dict[str, str] = {
     "build_runtime": "mppoci.app.runtimes",
     "pull_runtime": "mppoci.app.runtimes",
     "push_runtime": "mppoci.app.runtimes",
-    "runtimes": "mppoci.app.runtimes",
+    "list_runtimes": "mppoci.app.runtimes",
     "Digest": "mppoci.digest",
     "Access": "mppoci.manifest.model",
     "Tool": "mppoci.manifest.model",
@@ -406,7 +406,7 @@ __all__ = [
     "remove",
     "remove_trusted_key",
     "revoke_key",
-    "runtimes",
+    "list_runtimes",
     "save_bundle",
     "scaffold",
     "short_id",

@@ -62,14 +62,14 @@ def pins(session: Session) -> tuple[tuple[str, Pin], ...]:
     """The pins of the session's lock file, by reference."""
     from mppoci.lockfile import load_lock
 
-    path = session.pins_file()
+    path = session.lock_file
     if path is None:
         return ()
     return tuple(sorted(load_lock(path, limits=session.limits).pins.items()))
 
 
 def _lock_file(session: Session) -> Path:
-    path = session.pins_file()
+    path = session.lock_file
     if path is None:
         raise UserInputError(
             "no lock file is named for this session",

@@ -20,7 +20,7 @@ def pinned(session: Session, reference: str) -> str:
     from mppoci.lockfile import check_pin, load_lock
     from mppoci.reference import RemoteRef, is_remote, parse_remote
 
-    path = session.pins_file()
+    path = session.lock_file
     if path is None:
         return reference
     pin = load_lock(path, limits=session.limits).get(reference)
@@ -42,7 +42,7 @@ def check_remote_pin(
     the one it names. Raises PinMismatchError."""
     from mppoci.lockfile import check_pin, load_lock
 
-    path = session.pins_file()
+    path = session.lock_file
     if path is not None and load_lock(path, limits=session.limits).get(reference) is not None:
         check_pin(path, reference, digest, name, version)
 

@@ -51,7 +51,7 @@ class RuntimeRow:
     image_id: Digest | None  # None: not built here
 
 
-def runtimes(session: Session) -> tuple[RuntimeRow, ...]:
+def list_runtimes(session: Session) -> tuple[RuntimeRow, ...]:
     """Every runtime recipe, and the image it is built as here (if it is)."""
     from mppoci.errors import RuntimeEngineError
     from mppoci.runtimes.images import local_runtime_id

@@ -102,12 +102,6 @@ class Session:
     def store(self) -> Store:
         return Store(self.locations.store, limits=self.limits)
 
-    def pins_file(self) -> Path | None:
-        """The lock file whose pins apply, or None: no pins. (The CLI names
-        ``mppoci.lock`` in the working folder when --lock is not given; a
-        library session reads no lock file it was not handed.)"""
-        return self.lock_file
-
     @property
     def approving_lock(self) -> Path | None:
         """The lock file the user opted in to as the approval record, else None."""

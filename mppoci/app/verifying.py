@@ -225,7 +225,7 @@ def trust_on_first_use(session: Session, verdict: Verdict) -> bool:
                 key.key_id,
                 publisher=publisher,
                 scopes=list(key.scopes),
-                how=_first_use_how(session.prompter.how),
+                how=f"first use ({session.prompter.how})",
             )
         added = True
     return added
@@ -242,7 +242,3 @@ def _chosen_scopes(answer: object, package: str, publisher: str) -> tuple[str, .
     if answer == SignerAnswer.PACKAGE:
         return (package,)
     return None
-
-
-def _first_use_how(prompter: str) -> str:
-    return "first use on a terminal" if prompter == "terminal" else f"first use ({prompter})"

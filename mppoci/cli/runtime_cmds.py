@@ -37,11 +37,11 @@ def list_(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List runtime recipes and the image each is built as here."""
-    from mppoci.app.runtimes import runtimes
+    from mppoci.app.runtimes import list_runtimes
 
     rows = [
         {"name": r.name, "description": r.description, "imageId": r.image_id}
-        for r in runtimes(context.session())
+        for r in list_runtimes(context.session())
     ]
     if json_out:
         echo(json.dumps(rows, indent=2))
